@@ -1,0 +1,13 @@
+"""mmvisrep: detection-aligned visual representation pretraining for OpenMMLab 2.0.
+
+Importing the package registers every mmvisrep module into the mmpretrain / mmdet / mmseg
+registries and allow-lists the types that mmengine checkpoints need under torch >= 2.6.
+"""
+from .utils.checkpoint import register_checkpoint_safe_globals
+from .version import __version__
+
+register_checkpoint_safe_globals()
+
+from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401,I001
+
+__all__ = ['__version__']

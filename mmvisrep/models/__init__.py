@@ -1,0 +1,1 @@
+from . import algorithms, heads, losses, necks, utils  # noqa: F401
