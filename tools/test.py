@@ -8,6 +8,7 @@ from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
 import mmvisrep  # noqa: F401  (registers modules, checkpoint allow-list)
+from mmvisrep.utils.dist import setup_cpu_distributed
 
 
 def parse_args():
@@ -55,6 +56,7 @@ def main():
     if cfg.test_dataloader.get('num_workers', 0) == 0:
         cfg.test_dataloader['persistent_workers'] = False
 
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))

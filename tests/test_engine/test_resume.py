@@ -36,21 +36,25 @@ def _last_epoch(work_dir: Path) -> int:
 def test_train_kill_resume(toy_scenes, tmp_path):
     work_dir = tmp_path / 'byol'
     # 1) a long run, killed without warning once two epochs are checkpointed
-    proc = subprocess.Popen(
-        _train_cmd(work_dir, toy_scenes, 1000),
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+    first_log = tmp_path / 'first_run.log'
+    with open(first_log, 'w') as log_file:
+        proc = subprocess.Popen(
+            _train_cmd(work_dir, toy_scenes, 1000),
+            cwd=REPO,
+            stdout=log_file,
+            stderr=subprocess.STDOUT)
     deadline = time.time() + 300
     try:
         while not (work_dir / 'epoch_2.pth').exists():
-            assert proc.poll() is None, 'training died before its second checkpoint'
+            assert proc.poll() is None, first_log.read_text()[-3000:]
             assert time.time() < deadline, 'no epoch_2.pth within 5 minutes'
             time.sleep(0.2)
         time.sleep(0.5)  # let the checkpoint hook finish writing last_checkpoint
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    assert proc.returncode == -signal.SIGKILL
     killed_at = _last_epoch(work_dir)
     assert killed_at >= 2
 

@@ -43,3 +43,17 @@ def test_unknown_types_still_refused(tmp_path):
     with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
         torch.load(path, map_location='cpu')
     assert torch.load(path, map_location='cpu', weights_only=False)['x'].value == 1
+
+
+def test_getattr_restricted_to_history_buffer_methods(tmp_path):
+    """Pickles may resolve HistoryBuffer.mean, but not an arbitrary attribute via getattr."""
+
+    class _Evil:
+
+        def __reduce__(self):
+            return getattr, (HistoryBuffer, '__init__')
+
+    path = tmp_path / 'getattr.pth'
+    torch.save({'x': _Evil()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
+        torch.load(path, map_location='cpu')
