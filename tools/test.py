@@ -8,6 +8,7 @@ from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
 import mmvisrep  # noqa: F401  (registers modules, checkpoint allow-list)
+from mmvisrep.utils.data_check import check_data_roots
 from mmvisrep.utils.dist import setup_cpu_distributed
 
 
@@ -56,6 +57,7 @@ def main():
     if cfg.test_dataloader.get('num_workers', 0) == 0:
         cfg.test_dataloader['persistent_workers'] = False
 
+    check_data_roots(cfg, args.config)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:

@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmvisrep  # noqa: F401  (registers modules, checkpoint allow-list)
+from mmvisrep.utils.data_check import check_data_roots
 from mmvisrep.utils.dist import setup_cpu_distributed
 
 
@@ -119,6 +120,7 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
 
+    check_data_roots(cfg, args.config)
     setup_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

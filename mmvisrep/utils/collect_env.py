@@ -5,8 +5,8 @@ from mmengine.utils import get_git_hash
 from mmengine.utils.dl_utils import collect_env as collect_base_env
 
 STACK = ('torch', 'torchvision', 'numpy', 'scipy', 'mmengine', 'mmcv', 'mmdet', 'mmpretrain',
-         'mmsegmentation', 'transformers', 'pycocotools', 'opencv-contrib-python-headless',
-         'ftfy', 'regex')
+         'mmsegmentation', 'transformers', 'pycocotools', 'opencv-contrib-python-headless', 'ftfy',
+         'regex')
 
 
 def collect_env() -> dict:

@@ -20,11 +20,14 @@ ITERS_PER_EPOCH = 3  # 12 toy images / batch 4
 
 def _train_cmd(work_dir, toy_scenes, max_epochs, *extra):
     return [
-        sys.executable, str(REPO / 'tools/train.py'), str(CONFIG), '--work-dir',
-        str(work_dir), *extra, '--cfg-options', f'train_dataloader.dataset.data_root={toy_scenes}/',
-        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
-        f'train_cfg.max_epochs={max_epochs}', 'model.neck.hid_channels=32',
-        'model.head.predictor.hid_channels=32', 'default_hooks.checkpoint.max_keep_ckpts=-1'
+        sys.executable,
+        str(REPO / 'tools/train.py'),
+        str(CONFIG), '--work-dir',
+        str(work_dir), *extra, '--cfg-options',
+        f'train_dataloader.dataset.data_root={toy_scenes}/', 'train_dataloader.batch_size=4',
+        'train_dataloader.num_workers=0', f'train_cfg.max_epochs={max_epochs}',
+        'model.neck.hid_channels=32', 'model.head.predictor.hid_channels=32',
+        'default_hooks.checkpoint.max_keep_ckpts=-1'
     ]
 
 

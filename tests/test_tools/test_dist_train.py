@@ -20,7 +20,9 @@ def _free_port() -> int:
 def test_dist_train_two_processes(toy_scenes, tmp_path):
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
     cmd = [
-        'bash', str(REPO / 'tools/dist_train.sh'), str(CONFIG), '2', '--work-dir',
+        'bash',
+        str(REPO / 'tools/dist_train.sh'),
+        str(CONFIG), '2', '--work-dir',
         str(tmp_path), '--cfg-options', f'train_dataloader.dataset.data_root={toy_scenes}/',
         'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'train_cfg.max_epochs=1', 'model.neck.hid_channels=32',

@@ -17,11 +17,18 @@ view_pipeline1 = [
         type='RandomApply',
         transforms=[
             dict(
-                type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
+                type='ColorJitter',
+                brightness=0.4,
+                contrast=0.4,
+                saturation=0.2,
+                hue=0.1)
         ],
         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587,
-                                                                                 0.2989)),
+    dict(
+        type='RandomGrayscale',
+        prob=0.2,
+        keep_channels=True,
+        channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.),
     dict(type='Solarize', thr=128, prob=0.),
 ]
@@ -32,11 +39,18 @@ view_pipeline2 = [
         type='RandomApply',
         transforms=[
             dict(
-                type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
+                type='ColorJitter',
+                brightness=0.4,
+                contrast=0.4,
+                saturation=0.2,
+                hue=0.1)
         ],
         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587,
-                                                                                 0.2989)),
+    dict(
+        type='RandomGrayscale',
+        prob=0.2,
+        keep_channels=True,
+        channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
     dict(type='Solarize', thr=128, prob=0.2),
 ]
