@@ -1,0 +1,443 @@
+"""Sharded, resumable, multi-process proposal generation, shard merging and filtering.
+
+Layout of an output directory (``PREFIX`` defaults to ``train``)::
+
+    OUT/shards/shard-00000-of-00004.json          finished shard (raw boxes, sizes, failures)
+    OUT/shards/shard-00001-of-00004.chunks/...    chunks of a shard in progress (resume points)
+    OUT/PREFIX_ss_raw.json                        all boxes {key: [[x, y, w, h], ...]}
+    OUT/PREFIX_ss_sizes.json                      {key: [W, H]} of the decoded images
+    OUT/PREFIX_ss_failures.json / .txt            images that could not be read
+    OUT/PREFIX_ratio3size0308.json                strict filter, empty images kept as []
+    OUT/PREFIX_ratio3size0308no_props_images.txt  images the strict filter left empty
+    OUT/PREFIX_ratio3size0308post.json            with the post fallback: SoCo's training file
+    OUT/PREFIX_ratio3size0308postno_props_images.txt
+    OUT/PREFIX_ratio3size0308post_stats.json      images per deciding rule, boxes, failures
+"""
+import hashlib
+import multiprocessing
+import os
+import os.path as osp
+import shutil
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .filters import FilterReport, filter_proposals, parse_strategy
+from .io import (atomic_write_json, atomic_write_json_items, atomic_write_text, chunk_dir,
+                 chunk_path, find_shards, load_json, shard_path)
+from .selective_search import SOCO_SS_PARAMS, STRATEGIES, ProposalError, check_ss_params
+from .selective_search import selective_search as _selective_search
+
+FORMAT_VERSION = 1
+DEFAULT_STRATEGY = 'ratio3size0308post'
+DEFAULT_CHUNK_SIZE = 256
+
+
+def make_params(scale=SOCO_SS_PARAMS['scale'],
+                sigma=SOCO_SS_PARAMS['sigma'],
+                min_size=SOCO_SS_PARAMS['min_size'],
+                color_space='rgb',
+                strategies: Sequence[str] = STRATEGIES) -> dict:
+    """Validated, JSON-serialisable selective-search parameters (stored in every shard)."""
+    check_ss_params(scale, sigma, min_size, color_space, strategies)
+    return dict(
+        scale=float(scale),
+        sigma=float(sigma),
+        min_size=int(min_size),
+        color_space=color_space,
+        strategies=list(strategies))
+
+
+# --------------------------------------------------------------------------- sharding
+def parse_shard(text: str) -> Tuple[int, int]:
+    """``'i/N'`` -> ``(i, N)`` with ``0 <= i < N``."""
+    try:
+        index, count = (int(v) for v in text.split('/'))
+    except ValueError:
+        raise ValueError(f'--shard must look like i/N (e.g. 0/4), got {text!r}') from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f'--shard {text}: need 0 <= i < N and N >= 1')
+    return index, count
+
+
+def resolve_shard(shard: Optional[str] = None, env=None) -> Tuple[int, int, str]:
+    """``(index, count, source)`` of this process's shard.
+
+    Order: an explicit ``i/N``; torchrun's ``RANK``/``WORLD_SIZE``; slurm, where a job array
+    and several tasks per array element combine into ``(array_index * ntasks + procid,
+    array_count * ntasks)``; else a single shard ``0/1``.
+    """
+    env = os.environ if env is None else env
+    if shard is not None:
+        return (*parse_shard(shard), '--shard')
+
+    def _int(name):
+        value = env.get(name)
+        if value is None or value == '':
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f'environment variable {name}={value!r} is not an integer') from None
+
+    rank, world = _int('RANK'), _int('WORLD_SIZE')
+    if rank is not None and world is not None:
+        return (*parse_shard(f'{rank}/{world}'), 'RANK/WORLD_SIZE')
+    procid, ntasks = _int('SLURM_PROCID'), _int('SLURM_NTASKS')
+    task_id, task_count = _int('SLURM_ARRAY_TASK_ID'), _int('SLURM_ARRAY_TASK_COUNT')
+    if task_id is not None and task_count is not None:
+        task_min = _int('SLURM_ARRAY_TASK_MIN') or 0
+        procid = procid or 0
+        ntasks = ntasks or 1
+        index = (task_id - task_min) * ntasks + procid
+        return (*parse_shard(f'{index}/{task_count * ntasks}'), 'SLURM_ARRAY_TASK_ID')
+    if procid is not None and ntasks is not None:
+        return (*parse_shard(f'{procid}/{ntasks}'), 'SLURM_PROCID/SLURM_NTASKS')
+    return 0, 1, 'single shard'
+
+
+def shard_bounds(num_images: int, index: int, count: int) -> Tuple[int, int]:
+    """``[start, stop)`` of shard ``index``: contiguous blocks whose sizes differ by at most 1."""
+    return num_images * index // count, num_images * (index + 1) // count
+
+
+# --------------------------------------------------------------------------- one image
+def load_image(path: str) -> np.ndarray:
+    """RGB uint8 image decoded as mmcv/mmpretrain's loader does (OpenCV, EXIF orientation on)."""
+    import mmcv
+    from mmengine.fileio import get
+    try:
+        content = get(path)
+    except FileNotFoundError:
+        raise ProposalError(f'image file not found: {path}') from None
+    except OSError as err:
+        raise ProposalError(f'cannot read {path}: {err}') from None
+    try:
+        img = mmcv.imfrombytes(content, flag='color', channel_order='rgb', backend='cv2')
+    except Exception as err:  # cv2 raises cv2.error or returns None for broken bytes
+        raise ProposalError(f'cannot decode image {path}: {err}') from None
+    if img is None:
+        raise ProposalError(f'cannot decode image {path} ({len(content)} bytes)')
+    return img
+
+
+def compute_proposals(path: str, params: dict) -> Tuple[List[int], List[List[int]]]:
+    """``([W, H], boxes)`` of one image file: decode, then selective search with ``params``."""
+    img = load_image(path)
+    boxes = _selective_search(img, **params)
+    return [int(img.shape[1]), int(img.shape[0])], boxes.tolist()
+
+
+def _work(task):
+    """Pool task: never raises for a bad image, returns ``('fail', ...)`` instead."""
+    key, path, params = task
+    try:
+        size, boxes = compute_proposals(path, params)
+    except Exception as err:  # a failing image must never stop the run
+        message = str(err) if isinstance(err, ProposalError) else f'{type(err).__name__}: {err}'
+        return 'fail', key, path, ' '.join(message.split())  # one line for the txt list
+    return 'ok', key, size, boxes
+
+
+def _init_worker():
+    """One OpenCV thread per worker process: the workers already use every core."""
+    cv2.setNumThreads(1)
+
+
+def _make_pool(workers: int):
+    """A process pool from a fork server.
+
+    Plain ``fork`` deadlocks once the parent has used OpenCV's thread pool (the child inherits
+    its locks but not its threads); a fork server starts clean and imports this module once.
+    """
+    ctx = multiprocessing.get_context('forkserver')
+    ctx.set_forkserver_preload([__name__])
+    return ctx.Pool(workers, initializer=_init_worker)
+
+
+# --------------------------------------------------------------------------- one shard
+def _keys_digest(keys: Sequence[str]) -> str:
+    return hashlib.sha1('\n'.join(keys).encode()).hexdigest()
+
+
+def _check_meta(found: dict, expected: dict, path: str):
+    """Refuse to resume from a file written for other images or other parameters."""
+    for name, value in expected.items():
+        if found.get(name) != value:
+            raise ValueError(
+                f'{path} was written by a different run ({name}: {found.get(name)!r} there, '
+                f'{value!r} now); use another output directory, the same arguments, or '
+                '--overwrite to recompute this shard')
+
+
+def _load_done(path: str, expected: dict) -> Optional[dict]:
+    """Content of a finished shard or chunk file if present and matching ``expected``."""
+    if not osp.isfile(path):
+        return None
+    data = load_json(path, 'proposal shard file')
+    _check_meta(data.get('meta', {}), expected, path)
+    return data
+
+
+def run_shard(images: Sequence[Tuple[str, str]],
+              out_dir: str,
+              index: int = 0,
+              count: int = 1,
+              params: Optional[dict] = None,
+              workers: int = 1,
+              chunk_size: int = DEFAULT_CHUNK_SIZE,
+              progress: bool = True,
+              overwrite: bool = False) -> dict:
+    """Compute the proposals of shard ``index``/``count`` of ``images`` (``(key, path)`` pairs).
+
+    A finished shard file is skipped. Otherwise the shard is processed in chunks of
+    ``chunk_size`` images, each written atomically as soon as it is complete, so a killed run
+    loses at most the chunks in flight; a rerun recomputes only the missing chunks. Returns a
+    summary dict (images, computed, resumed, failed, boxes, seconds).
+    """
+    params = params or make_params()
+    if workers < 1:
+        raise ValueError(f'workers must be >= 1, got {workers}')
+    if chunk_size < 1:
+        raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
+    start, stop = shard_bounds(len(images), index, count)
+    shard_images = list(images[start:stop])
+    keys = [k for k, _ in shard_images]
+    meta = dict(
+        version=FORMAT_VERSION,
+        params=params,
+        shard=index,
+        num_shards=count,
+        num_images=len(images),
+        keys_sha1=_keys_digest(keys))
+    final = shard_path(out_dir, index, count)
+    if overwrite:
+        if osp.exists(final):
+            os.unlink(final)
+        shutil.rmtree(chunk_dir(out_dir, index, count), ignore_errors=True)
+    summary = dict(
+        shard=f'{index}/{count}',
+        path=final,
+        images=len(shard_images),
+        computed=0,
+        resumed=0,
+        failed=0,
+        boxes=0,
+        seconds=0.0)
+    done = _load_done(final, meta)
+    if done is not None:
+        summary.update(
+            resumed=len(shard_images),
+            skipped=True,
+            failed=len(done['failures']),
+            boxes=sum(len(v['boxes']) for v in done['images'].values()))
+        return summary
+
+    tic = time.time()
+    chunks = [shard_images[i:i + chunk_size] for i in range(0, len(shard_images), chunk_size)]
+    results: List[Optional[dict]] = [None] * len(chunks)
+    for c, chunk in enumerate(chunks):
+        chunk_meta = dict(meta, chunk=c, chunk_keys_sha1=_keys_digest([k for k, _ in chunk]))
+        results[c] = _load_done(chunk_path(out_dir, index, count, c), chunk_meta)
+    todo = [c for c, r in enumerate(results) if r is None]
+    summary['resumed'] = sum(len(chunks[c]) for c, r in enumerate(results) if r is not None)
+    tasks = [(k, p, params) for c in todo for k, p in chunks[c]]
+
+    bar = tqdm(
+        total=len(shard_images),
+        initial=summary['resumed'],
+        desc=f'selective search shard {index}/{count}',
+        unit='img',
+        disable=not progress,
+        dynamic_ncols=True)
+    pool = _make_pool(workers) if workers > 1 and tasks else None
+    try:
+        outputs = pool.imap(_work, tasks, chunksize=1) if pool else map(_work, tasks)
+        for c in todo:
+            chunk_meta = dict(
+                meta, chunk=c, chunk_keys_sha1=_keys_digest([k for k, _ in chunks[c]]))
+            data = dict(meta=chunk_meta, images={}, failures={})
+            for _ in chunks[c]:
+                out = next(outputs)
+                if out[0] == 'ok':
+                    data['images'][out[1]] = dict(size=out[2], boxes=out[3])
+                else:
+                    data['failures'][out[1]] = dict(path=out[2], error=out[3])
+                bar.update(1)
+            atomic_write_json(data, chunk_path(out_dir, index, count, c))
+            results[c] = data
+            summary['computed'] += len(chunks[c])
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+    merged = dict(meta=meta, images={}, failures={})
+    for data in results:
+        merged['images'].update(data['images'])
+        merged['failures'].update(data['failures'])
+    atomic_write_json(merged, final)
+    shutil.rmtree(chunk_dir(out_dir, index, count), ignore_errors=True)
+    summary.update(
+        failed=len(merged['failures']),
+        boxes=sum(len(v['boxes']) for v in merged['images'].values()),
+        seconds=time.time() - tic)
+    return summary
+
+
+# --------------------------------------------------------------------------- filtering
+def _filter_outputs(out_dir: str, prefix: str, strategy: str) -> Dict[str, str]:
+    """Paths of the filtered files of ``strategy`` (SoCo's names)."""
+    main, fallbacks = parse_strategy(strategy)
+    paths = dict(
+        strict=osp.join(out_dir, f'{prefix}_{main.name}.json'),
+        strict_empty=osp.join(out_dir, f'{prefix}_{main.name}no_props_images.txt'),
+        stats=osp.join(out_dir, f'{prefix}_{strategy}_stats.json'))
+    if fallbacks:
+        paths.update(
+            final=osp.join(out_dir, f'{prefix}_{strategy}.json'),
+            final_empty=osp.join(out_dir, f'{prefix}_{strategy}no_props_images.txt'))
+    else:
+        paths['final'], paths['final_empty'] = paths['strict'], paths['strict_empty']
+    return paths
+
+
+class _FilterPass:
+    """Strict and (with ``post``) fallback filtering, accumulated shard by shard."""
+
+    def __init__(self, strategy: str):
+        self.strategy = strategy
+        main, fallbacks = parse_strategy(strategy)
+        self.post = bool(fallbacks)
+        self.strict_report = FilterReport(main.name)
+        self.report = FilterReport(strategy) if self.post else self.strict_report
+        self.strict, self.final = {}, {}
+
+    def add(self, proposals: dict, sizes: dict):
+        strict, _ = filter_proposals(proposals, sizes, self.strict_report.strategy,
+                                     self.strict_report)
+        self.strict.update(strict)
+        if self.post:
+            final, _ = filter_proposals(proposals, sizes, self.strategy, self.report)
+            self.final.update(final)
+
+    def write(self, out_dir: str, prefix: str, extra: Optional[dict] = None) -> dict:
+        paths = _filter_outputs(out_dir, prefix, self.strategy)
+        atomic_write_json(self.strict, paths['strict'])
+        atomic_write_text(''.join(k + '\n' for k in self.strict_report.empty),
+                          paths['strict_empty'])
+        if self.post:
+            atomic_write_json(self.final, paths['final'])
+            atomic_write_text(''.join(k + '\n' for k in self.report.empty), paths['final_empty'])
+        stats = self.report.as_dict()
+        stats['strict_images_empty'] = len(self.strict_report.empty)
+        stats.update(extra or {})
+        atomic_write_json(stats, paths['stats'])
+        return dict(stats=stats, paths=paths)
+
+
+def filter_file(raw_json: str,
+                sizes_json: str,
+                out_dir: Optional[str] = None,
+                prefix: str = 'train',
+                strategy: str = DEFAULT_STRATEGY) -> dict:
+    """Filter an existing raw proposal json (``{key: [[x, y, w, h], ...]}``) with its sizes."""
+    parse_strategy(strategy)
+    raw = load_json(raw_json, 'raw proposal file')
+    sizes = load_json(sizes_json, 'image size file')
+    if not isinstance(raw, dict) or not isinstance(sizes, dict):
+        raise ValueError(f'{raw_json} and {sizes_json} must each hold one JSON object')
+    missing = [k for k in raw if k not in sizes]
+    if missing:
+        raise KeyError(f'{sizes_json} has no size for {len(missing)} image(s) of {raw_json}, '
+                       f'e.g. {missing[:5]}')
+    for key, boxes in raw.items():
+        if not isinstance(boxes, list) or any(len(b) != 4 for b in boxes):
+            raise ValueError(f'{raw_json}: proposals of {key!r} are not a list of [x, y, w, h]')
+    passes = _FilterPass(strategy)
+    passes.add(raw, sizes)
+    return passes.write(out_dir or osp.dirname(osp.abspath(raw_json)), prefix)
+
+
+# --------------------------------------------------------------------------- merging
+def merge_shards(out_dir: str,
+                 prefix: str = 'train',
+                 num_shards: Optional[int] = None,
+                 strategy: str = DEFAULT_STRATEGY,
+                 write_raw: bool = True) -> dict:
+    """Combine every shard of a run into the raw, size, failure and filtered files.
+
+    ``num_shards`` defaults to the one shard count found under ``OUT/shards``; a missing shard
+    raises FileNotFoundError naming it. Shards are read one at a time, so memory holds only the
+    filtered proposals.
+    """
+    parse_strategy(strategy)
+    found = find_shards(out_dir)
+    if num_shards is None:
+        counts = sorted({n for _, n, _ in found})
+        if not counts:
+            raise FileNotFoundError(f'no finished shard files under {osp.join(out_dir, "shards")}')
+        if len(counts) > 1:
+            raise ValueError(f'{osp.join(out_dir, "shards")} holds shards of runs with '
+                             f'{counts} shards; pass --num-shards')
+        num_shards = counts[0]
+    present = {i: p for i, n, p in found if n == num_shards}
+    missing = [i for i in range(num_shards) if i not in present]
+    if missing:
+        names = ', '.join(f'{i} ({shard_path(out_dir, i, num_shards)})' for i in missing[:10])
+        more = f' and {len(missing) - 10} more' if len(missing) > 10 else ''
+        raise FileNotFoundError(f'cannot merge: {len(missing)} of {num_shards} shards are not '
+                                f'finished: {names}{more}')
+
+    sizes, failures, info = {}, {}, {}
+    passes = _FilterPass(strategy)
+
+    def _items():
+        for i in range(num_shards):
+            data = load_json(present[i], 'proposal shard file')
+            meta = data.get('meta', {})
+            reference = info.setdefault('meta', meta)
+            for name in ('version', 'params', 'num_shards', 'num_images'):
+                if meta.get(name) != reference.get(name):
+                    raise ValueError(f'{present[i]} and {present[0]} come from different runs '
+                                     f'({name} differs)')
+            images = data['images']
+            shard_sizes = {k: v['size'] for k, v in images.items()}
+            sizes.update(shard_sizes)
+            failures.update(data['failures'])
+            proposals = {k: v['boxes'] for k, v in images.items()}
+            passes.add(proposals, shard_sizes)
+            yield from proposals.items()
+
+    paths = {}
+    if write_raw:
+        paths['raw'] = atomic_write_json_items(_items(), osp.join(out_dir,
+                                                                  f'{prefix}_ss_raw.json'))
+    else:
+        for _ in _items():
+            pass
+    paths['sizes'] = atomic_write_json(sizes, osp.join(out_dir, f'{prefix}_ss_sizes.json'))
+    paths['failures'] = atomic_write_json(failures, osp.join(out_dir,
+                                                             f'{prefix}_ss_failures.json'))
+    paths['failures_txt'] = atomic_write_text(
+        ''.join(f'{v["path"]}\t{v["error"]}\n' for v in failures.values()),
+        osp.join(out_dir, f'{prefix}_ss_failures.txt'))
+    total = info['meta'].get('num_images')
+    extra = dict(
+        num_shards=num_shards,
+        images_listed=total,
+        images_failed=len(failures),
+        params=info['meta'].get('params'))
+    result = passes.write(out_dir, prefix, extra)
+    result['paths'].update(paths)
+    return result
+
+
+# --------------------------------------------------------------------------- all in one
+def all_shards_done(out_dir: str, num_shards: int) -> bool:
+    """Whether every shard file of an ``num_shards`` run exists."""
+    return all(osp.isfile(shard_path(out_dir, i, num_shards)) for i in range(num_shards))

@@ -1,0 +1,209 @@
+r"""SoCo's selective-search proposals: generate (sharded, resumable), merge shards, filter.
+
+Examples::
+
+    # one machine, 8 processes: proposals + merge + ratio3size0308post filter in one go
+    python tools/data/selective_search.py generate --img-dir data/imagenet/train \
+        --out-dir data/imagenet/soco_proposals --workers 8
+
+    # a slurm job array of 16 tasks (shard = array index); merge once all are done
+    sbatch --array=0-15 --wrap "python tools/data/selective_search.py generate \
+        --file-list data/imagenet/meta/train.txt --img-dir data/imagenet/train \
+        --out-dir data/imagenet/soco_proposals --workers 8"
+    python tools/data/selective_search.py merge --out-dir data/imagenet/soco_proposals
+
+    # re-filter an existing raw file with another rule
+    python tools/data/selective_search.py filter data/x/train_ss_raw.json --filter ratio2post
+
+See docs/proposals.md for the output files and the differences from the official generator.
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+
+def _add_filter_arg(parser):
+    parser.add_argument(
+        '--filter',
+        default='ratio3size0308post',
+        metavar='STRATEGY',
+        help="SoCo filter strategy: none | ratio<R> | size<AA> | ratio<R>size<AA><BB>, plus "
+        "'post' to refill images left empty with ratio3 then none (default: "
+        '%(default)s, the file SoCo trains on)')
+    parser.add_argument(
+        '--prefix', default='train', help='output file prefix, e.g. train -> train_ss_raw.json')
+
+
+def parse_args(argv=None):
+    """Command-line arguments of the three subcommands."""
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='Run "%(prog)s COMMAND --help" for the options of a command.')
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    gen = sub.add_parser(
+        'generate',
+        help='compute the proposals of one shard (and merge + filter once all shards exist)',
+        description='Compute selective-search proposals of the images of one shard. Finished '
+        'shards are skipped and an unfinished shard resumes from its last complete chunk. '
+        'Unreadable images are recorded as failures and never stop the run. When every shard '
+        'of the run exists afterwards, the shards are merged and filtered (see merge).')
+    src = gen.add_argument_group('images (an image directory, a COCO json or a file list)')
+    src.add_argument(
+        '--img-dir',
+        help='image folder (searched recursively when alone; otherwise the prefix of the '
+        'paths in --ann-file / --file-list)')
+    src.add_argument('--ann-file', help='COCO instances json; its "images" list names the images')
+    src.add_argument(
+        '--file-list',
+        help='text file, one image path per line, optionally followed by a tab or an integer '
+        'label (SoCo train_map.txt, mmpretrain ann files)')
+    gen.add_argument('--out-dir', required=True, help='output directory (shards/ and the json)')
+    gen.add_argument(
+        '--workers', type=int, default=1, help='processes for this shard (default: 1)')
+    gen.add_argument(
+        '--shard',
+        metavar='I/N',
+        help='process shard I of N (0-based). Default: torchrun RANK/WORLD_SIZE, else slurm '
+        '(SLURM_ARRAY_TASK_ID/COUNT x SLURM_PROCID/NTASKS), else 0/1')
+    gen.add_argument(
+        '--chunk-size',
+        type=int,
+        default=256,
+        help='images per resume point: a killed run loses at most the chunk(s) in flight '
+        '(default: %(default)s)')
+    ss = gen.add_argument_group('selective search (defaults: the official SoCo values)')
+    ss.add_argument('--scale', type=float, default=300, help='Felzenszwalb k (default: 300)')
+    ss.add_argument('--sigma', type=float, default=0.9, help='Gaussian sigma (default: 0.9)')
+    ss.add_argument(
+        '--min-size', type=int, default=100, help='minimum segment size (default: 100)')
+    ss.add_argument(
+        '--color-space',
+        default='rgb',
+        choices=['rgb', 'hsv', 'lab'],
+        help='the single colour space (default: rgb, the image the official segments)')
+    ss.add_argument(
+        '--strategies',
+        nargs='+',
+        default=['color', 'texture', 'size', 'fill'],
+        choices=['color', 'texture', 'size', 'fill'],
+        help='similarities, equally weighted (default: all four, as the official)')
+    _add_filter_arg(gen)
+    gen.add_argument(
+        '--no-merge', action='store_true', help='never merge, even when all shards are done')
+    gen.add_argument(
+        '--no-raw', action='store_true', help='when merging, skip the (large) raw json')
+    gen.add_argument(
+        '--overwrite', action='store_true', help='recompute this shard even if it exists')
+    gen.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+
+    mrg = sub.add_parser(
+        'merge',
+        help='combine the shard files into one json and filter it',
+        description='Combine OUT/shards/shard-*-of-N.json into PREFIX_ss_raw.json, '
+        'PREFIX_ss_sizes.json, PREFIX_ss_failures.json/.txt and the filtered files. Refuses '
+        'to run, naming them, while shards are missing.')
+    mrg.add_argument('--out-dir', required=True, help='the --out-dir of generate')
+    mrg.add_argument(
+        '--num-shards', type=int, help='shard count N (default: the one found in shards/)')
+    mrg.add_argument('--no-raw', action='store_true', help='skip the (large) raw json')
+    _add_filter_arg(mrg)
+
+    flt = sub.add_parser(
+        'filter',
+        help='filter a raw proposal json',
+        description='Filter {key: [[x, y, w, h], ...]} with SoCo rules. Writes the strict '
+        'file, the list of images it leaves empty, and with "post" the refilled file, its '
+        'empty list and a stats json counting the images decided by each rule.')
+    flt.add_argument('raw', help='raw proposal json, e.g. OUT/train_ss_raw.json')
+    flt.add_argument(
+        '--sizes', help='{key: [W, H]} json (default: RAW with _raw.json -> _sizes.json)')
+    flt.add_argument('--out-dir', help='output directory (default: the folder of RAW)')
+    _add_filter_arg(flt)
+    return parser, parser.parse_args(argv)
+
+
+def _print_filter(result):
+    stats = result['stats']
+    rules = ', '.join(f'{k}: {v}' for k, v in stats['images_by_rule'].items())
+    print(f'Filter {stats["strategy"]}: {stats["images"]} images, {stats["boxes_in"]} -> '
+          f'{stats["boxes_out"]} boxes; images per rule: {rules}; left empty: '
+          f'{stats["images_empty"]} (strict rule alone: {stats["strict_images_empty"]})')
+    if 'images_failed' in stats:
+        print(f'Unreadable images: {stats["images_failed"]} (listed in '
+              f'{result["paths"]["failures"]})')
+    print(f'Proposal file: {result["paths"]["final"]}')
+
+
+def run_generate(args):
+    """``generate``: one shard, then merge when every shard exists."""
+    from mmvisrep.proposals import list_images, make_params, resolve_shard, run_shard
+    from mmvisrep.proposals.filters import parse_strategy
+    from mmvisrep.proposals.runner import all_shards_done, merge_shards
+    parse_strategy(args.filter)
+    params = make_params(args.scale, args.sigma, args.min_size, args.color_space, args.strategies)
+    index, count, source = resolve_shard(args.shard)
+    images = list_images(args.img_dir, args.ann_file, args.file_list)
+    print(f'{len(images)} images; shard {index}/{count} (from {source}); {args.workers} '
+          f'worker(s); output {args.out_dir}')
+    summary = run_shard(
+        images,
+        args.out_dir,
+        index,
+        count,
+        params=params,
+        workers=args.workers,
+        chunk_size=args.chunk_size,
+        progress=not args.no_progress,
+        overwrite=args.overwrite)
+    if summary.get('skipped'):
+        print(f'Shard {summary["shard"]} was already finished ({summary["path"]}); skipped')
+    else:
+        rate = summary['computed'] / max(summary['seconds'], 1e-9)
+        print(f'Shard {summary["shard"]}: {summary["images"]} images ({summary["computed"]} '
+              f'computed, {summary["resumed"]} resumed), {summary["failed"]} unreadable, '
+              f'{summary["boxes"]} boxes, {summary["seconds"]:.1f}s ({rate:.2f} img/s)')
+    if args.no_merge:
+        return
+    if not all_shards_done(args.out_dir, count):
+        print(f'Not merging yet: other shards of {count} are unfinished; run "merge" '
+              'when they are')
+        return
+    _print_filter(
+        merge_shards(args.out_dir, args.prefix, count, args.filter, write_raw=not args.no_raw))
+
+
+def run_merge(args):
+    """``merge``: all shards -> raw/sizes/failures/filtered files."""
+    from mmvisrep.proposals.runner import merge_shards
+    _print_filter(
+        merge_shards(args.out_dir, args.prefix, args.num_shards, args.filter, not args.no_raw))
+
+
+def run_filter(args):
+    """``filter``: an existing raw json -> filtered files."""
+    from mmvisrep.proposals.runner import filter_file
+    sizes = args.sizes
+    if sizes is None:
+        stem = args.raw[:-len('_raw.json')] if args.raw.endswith('_raw.json') else \
+            osp.splitext(args.raw)[0]
+        sizes = stem + '_sizes.json'
+    _print_filter(filter_file(args.raw, sizes, args.out_dir, args.prefix, args.filter))
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
+    start = time.time()
+    try:
+        dict(generate=run_generate, merge=run_merge, filter=run_filter)[args.command](args)
+    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError, ImportError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f'{parser.prog} {args.command}: error: {message}', file=sys.stderr)
+        sys.exit(2)
+    print(f'Done in {time.time() - start:.1f}s')
+
+
+if __name__ == '__main__':
+    main()
