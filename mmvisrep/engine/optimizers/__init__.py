@@ -1,0 +1,3 @@
+from .soco_lars import SoCoLARS, SoCoLARSOptimWrapperConstructor
+
+__all__ = ['SoCoLARS', 'SoCoLARSOptimWrapperConstructor']

@@ -1,0 +1,3 @@
+from .soco import SoCo
+
+__all__ = ['SoCo']

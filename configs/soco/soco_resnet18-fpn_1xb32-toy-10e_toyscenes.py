@@ -1,0 +1,73 @@
+# Toy SoCo R18-FPN: the 100-epoch ImageNet recipe (soco_resnet50-fpn_16xb128-coslr-100e_in1k.py)
+# scaled to run on the CPU in minutes. Changed are only the sizes (ResNet-18, 64-channel FPN and
+# 4conv1fc head with a 256-d fc -- the toy Mask R-CNN's, so the head transfers -- 512-64 MLPs,
+# views 64 / 64 / 32 px with level bounds scaled by 64/224), the data (toy scenes with
+# tools/data/selective_search.py proposals) and the schedule (10 epochs, 1 warm-up, batch 32,
+# lr 1.0 x 32 / 256); BN replaces SyncBN and plain fp32 replaces AMP for the CPU (gloo).
+_base_ = './soco_resnet50-fpn_16xb128-coslr-100e_in1k.py'
+
+norm_cfg = dict(type='BN', requires_grad=True)
+channels = 64
+model = dict(
+    backbone=dict(depth=18, norm_cfg=norm_cfg),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=channels, norm_cfg=norm_cfg),
+    roi_head=dict(
+        bbox_head=dict(
+            in_channels=channels, conv_out_channels=channels, fc_out_channels=256,
+            norm_cfg=norm_cfg)),
+    projector=dict(
+        in_channels=256, hid_channels=512, out_channels=64, norm_cfg=dict(type='BN1d')),
+    predictor=dict(in_channels=64, hid_channels=512, out_channels=64, norm_cfg=dict(type='BN1d')))
+
+# toy scenes are 128 px: views 224 -> 64 and 112 -> 32, levels (48, 96, 192, 224) * 64 / 224
+data_root = 'data/toy_scenes/'
+toy_aware_range = (14, 27, 55, 64)
+toy_views = dict(_base_.soco_views_fpn, view_sizes=(64, 64, 32), aware_range=toy_aware_range)
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    pin_memory=False,
+    dataset=dict(
+        _delete_=True,
+        type='SoCoProposalDataset',
+        data_root=data_root,
+        ann_file='annotations/instances_train2017.json',
+        data_prefix='train2017/',
+        proposal_file='proposals/train2017_ss_filtered.json',
+        pipeline=[dict(type='LoadImageFromFile'), toy_views, _base_.pack_inputs]))
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    constructor='SoCoLARSOptimWrapperConstructor',
+    optimizer=dict(
+        type='SoCoLARS', lr=0.125, momentum=0.9, weight_decay=1e-5, eta=0.001, eps=1e-8))
+
+max_epochs = 10
+warmup_epochs = 1
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=0.01,
+        end_factor=1.,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=5),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0, diff_rank_seed=True)
+auto_scale_lr = dict(base_batch_size=32)

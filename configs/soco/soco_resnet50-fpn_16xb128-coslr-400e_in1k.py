@@ -1,0 +1,26 @@
+# SoCo R50-FPN, 400 epochs (official tools/SoCo_FPN_400ep.sh): the 100-epoch recipe without
+# cutout (dataset ImageAsymBboxAwareMultiJitter1) and with a 400-epoch schedule.
+_base_ = './soco_resnet50-fpn_16xb128-coslr-100e_in1k.py'
+
+train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline_fpn_400e))
+
+max_epochs = 400
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=0.01,
+        end_factor=1.,
+        by_epoch=True,
+        begin=0,
+        end=_base_.warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - _base_.warmup_epochs,
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=_base_.warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs)
