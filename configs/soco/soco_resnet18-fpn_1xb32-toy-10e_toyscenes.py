@@ -33,7 +33,7 @@ train_dataloader = dict(
         data_root=data_root,
         ann_file='annotations/instances_train2017.json',
         data_prefix='train2017/',
-        proposal_file='proposals/train2017_ss_filtered.json',
+        proposal_file='proposals/train2017_ratio3size0308post.json',
         pipeline=[dict(type='LoadImageFromFile'), toy_views, _base_.pack_inputs]))
 
 optim_wrapper = dict(

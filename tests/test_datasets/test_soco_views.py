@@ -566,13 +566,13 @@ def test_toy_pipeline_contract(toy_scenes, tmp_path, variant):
     for ann in coco['annotations']:
         props.setdefault(names[ann['image_id']], []).append([int(round(v)) for v in ann['bbox']])
     (tmp_path / 'proposals').mkdir()
-    (tmp_path / 'proposals' / 'train2017_ss_filtered.json').write_text(json.dumps(props))
+    (tmp_path / 'proposals' / 'train2017_ratio3size0308post.json').write_text(json.dumps(props))
 
     cfg = Config.fromfile(REPO / 'configs/_base_/datasets/toy_scenes_soco.py')
     ds_cfg = dict(cfg.train_dataloader.dataset)
     ds_cfg.update(
         data_root=str(toy_scenes) + '/',
-        proposal_file=str(tmp_path / 'proposals' / 'train2017_ss_filtered.json'),
+        proposal_file=str(tmp_path / 'proposals' / 'train2017_ratio3size0308post.json'),
         pipeline=cfg[variant])
     dataset = DATASETS.build(ds_cfg)
     assert len(dataset) == 12

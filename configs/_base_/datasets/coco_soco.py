@@ -8,7 +8,7 @@
 _base_ = './imagenet_soco.py'
 
 data_root = 'data/coco/'
-proposal_file = 'proposals/train2017_ss_filtered.json'
+proposal_file = 'proposals/train2017_ratio3size0308post.json'
 
 train_dataset_coco = dict(
     type='SoCoProposalDataset',
@@ -26,7 +26,7 @@ train_dataset_coco_plus = dict(
             data_root=data_root,
             ann_file='annotations/image_info_unlabeled2017.json',
             data_prefix='unlabeled2017/',
-            proposal_file='proposals/unlabeled2017_ss_filtered.json',
+            proposal_file='proposals/unlabeled2017_ratio3size0308post.json',
             pipeline=_base_.train_pipeline),
     ])
 

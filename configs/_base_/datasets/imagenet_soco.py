@@ -8,7 +8,7 @@
 #     train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline_c4))
 dataset_type = 'SoCoProposalDataset'
 data_root = 'data/imagenet/'
-proposal_file = 'proposals/train_ss_filtered.json'
+proposal_file = 'proposals/train_ratio3size0308post.json'
 
 # Views are uint8 BGR until here; the preprocessor converts to RGB and normalises.
 data_preprocessor = dict(

@@ -5,7 +5,7 @@
 _base_ = './imagenet_soco.py'
 
 data_root = 'data/toy_scenes/'
-proposal_file = 'proposals/train2017_ss_filtered.json'
+proposal_file = 'proposals/train2017_ratio3size0308post.json'
 toy_aware_range = (14, 27, 55, 64)
 
 soco_views_fpn = dict(_base_.soco_views_fpn, view_sizes=(64, 64, 32), aware_range=toy_aware_range)
