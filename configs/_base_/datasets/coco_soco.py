@@ -4,7 +4,7 @@
 # code reads for --dataset COCO (trainunlabeled2017):
 #     train_dataloader = dict(dataset=_base_.train_dataset_coco_plus)
 # Proposals: tools/data/selective_search.py run on each split, filtered, written to
-# data/coco/proposals/{train,unlabeled}2017_ss_filtered.json.
+# data/coco/proposals/{train,unlabeled}2017_ratio3size0308post.json.
 _base_ = './imagenet_soco.py'
 
 data_root = 'data/coco/'
