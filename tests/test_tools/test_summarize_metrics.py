@@ -35,17 +35,20 @@ def test_last_metrics_spans_resumed_runs(tmp_path):
 def test_cli_table_and_errors(tmp_path):
     _write_run(tmp_path / 'a', '20260101_000000', [dict(**{'mIoU': 41.5}, step=3)])
     script = REPO / 'tools/analysis_tools/summarize_metrics.py'
-    out = subprocess.run([sys.executable, str(script), f'ours={tmp_path / "a"}', '--keys', 'mIoU'],
-                         capture_output=True,
-                         text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(script), f'ours={tmp_path / "a"}', '--keys', 'mIoU'],
+        capture_output=True,
+        text=True,
+        check=True).stdout
     assert out.splitlines()[1].split() == ['ours', '41.5000']
     missing = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / 'a'), '--keys', 'coco/bbox_mAP'],
+        [sys.executable,
+         str(script), str(tmp_path / 'a'), '--keys', 'coco/bbox_mAP'],
         capture_output=True,
         text=True)
     assert missing.returncode != 0 and "['coco/bbox_mAP'] were not logged" in missing.stderr
-    empty = subprocess.run([sys.executable, str(script), str(tmp_path), '--keys', 'mIoU'],
-                           capture_output=True,
-                           text=True)
+    empty = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), '--keys', 'mIoU'],
+        capture_output=True,
+        text=True)
     assert empty.returncode != 0 and 'no */vis_data/scalars.json' in empty.stderr
