@@ -3,6 +3,7 @@
 All writes go to a temporary file in the target directory followed by ``os.replace``, so a killed
 run leaves either the previous file or the new one, never a truncated one.
 """
+import contextlib
 import json
 import os
 import os.path as osp
@@ -15,14 +16,18 @@ SHARD_DIR = 'shards'
 _SHARD_RE = re.compile(r'^shard-(\d{5})-of-(\d{5})\.json$')
 
 
-def atomic_write_text(text: str, path: str) -> str:
-    """Write ``text`` to ``path`` through a temporary sibling file and ``os.replace``."""
+@contextlib.contextmanager
+def atomic_open(path: str):
+    """Write to a temporary sibling of ``path``, ``os.replace``d onto ``path`` on success.
+
+    On any error (or a kill) the temporary file is removed or left aside, never ``path`` itself.
+    """
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=directory)
     try:
         with os.fdopen(fd, 'w') as f:
-            f.write(text)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -30,6 +35,12 @@ def atomic_write_text(text: str, path: str) -> str:
         if osp.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(text: str, path: str) -> str:
+    """Write ``text`` to ``path`` through a temporary sibling file and ``os.replace``."""
+    with atomic_open(path) as f:
+        f.write(text)
     return path
 
 
@@ -44,23 +55,12 @@ def atomic_write_json_items(items: Iterable[Tuple[str, object]], path: str) -> s
     Used for the raw proposal file, which can be far larger than what fits in memory as Python
     lists when every shard is loaded at once.
     """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write('{')
-            for i, (key, value) in enumerate(items):
-                f.write(('' if i == 0 else ',') + json.dumps(key) + ':' +
-                        json.dumps(value, separators=(',', ':')))
-            f.write('}')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        f.write('{')
+        for i, (key, value) in enumerate(items):
+            f.write(('' if i == 0 else ',') + json.dumps(key) + ':' +
+                    json.dumps(value, separators=(',', ':')))
+        f.write('}')
     return path
 
 
