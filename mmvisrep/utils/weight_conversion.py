@@ -5,9 +5,12 @@ necks, heads) plus optimizer and message-hub state. Downstream code wants only t
 sometimes the neck or RoI head), under the key names of its own modules, in a file that loads with
 ``torch.load(weights_only=True)``. This module does that selection and key conversion for mmdet,
 mmseg, mmpretrain, torchvision and detectron2, and publishes slimmed training checkpoints.
+SoCo checkpoints are recognised and exported for mmdet with their FPN and box head (FPN variant)
+or with res5 as the C4 RoI head's shared head (C4 variant), as SoCo's official converter does.
 """
 import datetime
 import hashlib
+import logging
 import os
 import os.path as osp
 import pickle
@@ -26,6 +29,17 @@ OPENMMLAB_TARGETS = ('mmdet', 'mmseg', 'mmpretrain')
 # model: BYOL ``target_net``, MoCo v3 ``momentum_encoder``, MoCo v2 / DenseCL ``encoder_k``.
 EMA_ROOTS = ('target_net.module.', 'momentum_encoder.module.', 'encoder_k.module.')
 EMA_SLOTS = {'backbone.': '0.', 'neck.': '1.'}
+
+# Momentum encoders kept as a named-module copy of the online model (SoCo: ``CosineEMA`` over
+# ``ModuleDict(backbone, neck, roi_head, projector)``): the EMA copy of ``X.`` is ``<root>X.``.
+NAMED_EMA_ROOTS = ('target.module.', )
+
+# What SoCo transfers to mmdet (spec 1.8, convert_mmdetection_Head.py): the online FPN and the
+# shared convs/fc of the 4conv1fc box head, under the names of mmdet's Mask R-CNN.
+SOCO_FPN_INCLUDES = ('neck.', 'roi_head.bbox_head.shared_convs.', 'roi_head.bbox_head.shared_fcs.')
+# mmdet's C4 RoI head runs the backbone's last stage as ``roi_head.shared_head`` (``ResLayer``
+# with ``stage=3`` registers it as ``layer4``), while the backbone stops after ``layer3``.
+C4_SOURCE, C4_SHARED_HEAD = 'layer4.', 'roi_head.shared_head.layer4.'
 
 # Top-level entries of an mmengine training checkpoint that a published model does not need.
 TRAINING_ONLY_KEYS = ('optimizer', 'param_schedulers', 'message_hub', 'hook_msgs')
@@ -136,10 +150,17 @@ def resolve_ema_prefix(state_dict: Dict[str, torch.Tensor],
     """Map an online-model prefix to where the momentum (EMA) copy of it is stored.
 
     ``target_map`` (online -> EMA prefix) wins; otherwise ``backbone.``/``neck.`` map to slot
-    0/1 of the one ``EMA_ROOTS`` wrapper found in the state dict.
+    0/1 of the one ``EMA_ROOTS`` wrapper found in the state dict; a named copy of the online
+    model (``NAMED_EMA_ROOTS``, SoCo's ``target.module.backbone.``) maps any prefix.
     """
     if target_map and online_prefix in target_map:
         return target_map[online_prefix]
+    named = [
+        root + online_prefix for root in NAMED_EMA_ROOTS if any(
+            k.startswith(root + online_prefix) for k in state_dict)
+    ]
+    if len(named) == 1:
+        return named[0]
     slot = EMA_SLOTS.get(online_prefix)
     if slot is None:
         raise ValueError(f'{source}: no default momentum-encoder location for "{online_prefix}"; '
@@ -174,6 +195,43 @@ def detect_arch(sd: Dict[str, torch.Tensor]) -> str:
     if any(re.match(r'layers\.\d+\.attn\.attn\.in_proj_weight$', k) for k in sd):
         return 'vit_mmseg'
     return 'unknown'
+
+
+def _has_prefix(state_dict: Dict[str, torch.Tensor], prefix: str) -> bool:
+    """Whether any key of ``state_dict`` starts with ``prefix``."""
+    return any(k.startswith(prefix) for k in state_dict)
+
+
+def detect_soco(state_dict: Dict[str, torch.Tensor],
+                meta: Optional[dict] = None) -> Tuple[Optional[str], str]:
+    """Recognise a SoCo pretraining checkpoint; return ``(variant, evidence)``.
+
+    ``variant`` is ``'fpn'`` (FPN and SoCo*: ``neck.`` + ``roi_head.bbox_head.shared_*``),
+    ``'c4'`` (no neck, no box head: res5 is the head) or ``None``. The evidence is the model's
+    keys (``projector.``, ``predictor.`` and the EMA copy ``target.module.backbone.`` of
+    :class:`mmvisrep.models.SoCo`) or, failing that, ``type='SoCo'`` in the config text that
+    mmengine's Runner saves as ``meta['cfg']``.
+    """
+    evidence = []
+    if all(_has_prefix(state_dict, p) for p in ('projector.', 'predictor.')) and \
+            _has_prefix(state_dict, NAMED_EMA_ROOTS[0] + 'backbone.'):
+        evidence.append('keys projector./predictor./target.module.backbone.')
+    cfg_text = (meta or {}).get('cfg')
+    cfg_c4 = None
+    if isinstance(cfg_text, str) and re.search(r"type\s*=\s*['\"]SoCo['\"]", cfg_text):
+        evidence.append("meta config type='SoCo'")
+        cfg_c4 = re.search(r'res5_roi_head\s*=\s*True', cfg_text) is not None
+    if not evidence:
+        return None, 'not a SoCo checkpoint (no SoCo keys, no SoCo config in meta)'
+    has_neck = _has_prefix(state_dict, 'neck.')
+    has_head = _has_prefix(state_dict, 'roi_head.bbox_head.shared_convs.')
+    if has_neck and has_head and cfg_c4 is not True:
+        return 'fpn', ' and '.join(evidence) + ', with neck. and roi_head.bbox_head.shared_*'
+    if not has_neck and not has_head and cfg_c4 is not False and \
+            _has_prefix(state_dict, 'backbone.' + C4_SOURCE):
+        return 'c4', ' and '.join(evidence) + ', no neck./roi_head. (res5 is the RoI head)'
+    return None, (' and '.join(evidence) + ' but an unknown layout (neck. present: '
+                  f'{has_neck}, box head present: {has_head}, config C4: {cfg_c4})')
 
 
 def convert_deep_stem(sd: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -372,11 +430,18 @@ def extract_weights(checkpoint: str,
                     prefix: str = 'backbone.',
                     include: Sequence[str] = (),
                     use_target: bool = False,
-                    target_map: Optional[Dict[str, str]] = None) -> dict:
+                    target_map: Optional[Dict[str, str]] = None,
+                    auto: bool = True,
+                    c4_shared_head: Optional[bool] = None) -> dict:
     """Build the downstream file content for ``target`` from a pretraining checkpoint.
 
     Returns ``{'state_dict': ..., 'meta': ...}`` (OpenMMLab targets), a bare torchvision state
     dict, or detectron2's ``{'model': numpy dict, ...}``; see ``save_weights``.
+
+    With ``auto`` a SoCo checkpoint exported for mmdet without ``include`` and with the default
+    ``prefix`` gets what SoCo transfers: the FPN and box-head shared convs/fc (FPN variant) or
+    res5 as ``roi_head.shared_head.layer4`` (C4 variant). ``c4_shared_head`` forces (True) or
+    forbids (False) that res5 move; ``None`` leaves it to the SoCo detection.
     """
     if target not in TARGETS:
         raise ValueError(f'unknown target {target!r}; choose one of {", ".join(TARGETS)}')
@@ -391,6 +456,11 @@ def extract_weights(checkpoint: str,
         for k, v in (target_map or {}).items()
     }
     full_sd, src_meta = load_checkpoint_file(checkpoint)
+    includes, c4_shared_head, selection = _soco_selection(full_sd, src_meta, checkpoint, target,
+                                                          prefix, includes, auto, c4_shared_head,
+                                                          use_target)
+    if c4_shared_head and target != 'mmdet':
+        raise ValueError(f'--c4-shared-head: only for --target mmdet (got {target})')
 
     src_prefix = prefix
     if use_target:
@@ -419,9 +489,19 @@ def extract_weights(checkpoint: str,
         load_prefix = ''
     elif arch == 'vit_mmseg' and target == 'mmseg':
         load_prefix = ''
-    state_dict = OrderedDict((load_prefix + k, v.clone()) for k, v in backbone.items())
-
     used_src = {src_prefix: 'backbone.'}
+    if c4_shared_head:
+        if not any(k.startswith(C4_SOURCE) for k in backbone):
+            raise ValueError(f'{checkpoint}: --c4-shared-head needs the backbone\'s last stage '
+                             f'"{src_prefix}{C4_SOURCE}", which this checkpoint does not hold')
+        # the C4 detector's backbone stops at layer3: res5 moves to the RoI head
+        shared = OrderedDict((C4_SHARED_HEAD + k[len(C4_SOURCE):], v) for k, v in backbone.items()
+                             if k.startswith(C4_SOURCE))
+        backbone = OrderedDict((k, v) for k, v in backbone.items() if not k.startswith(C4_SOURCE))
+        used_src[src_prefix + C4_SOURCE] = C4_SHARED_HEAD
+    state_dict = OrderedDict((load_prefix + k, v.clone()) for k, v in backbone.items())
+    if c4_shared_head:
+        state_dict.update((k, v.clone()) for k, v in shared.items())
     for src, dst in includes:
         src_real = resolve_ema_prefix(full_sd, src, target_map, checkpoint) if use_target else src
         part = select_prefix(full_sd, src_real, checkpoint)
@@ -440,6 +520,9 @@ def extract_weights(checkpoint: str,
         'use_target': bool(use_target),
         'backbone_arch': arch,
         'init_prefix': load_prefix or None,
+        'selection': selection,
+        # a file with more than backbone keys is loaded whole into the detector
+        'downstream_load': 'load_from' if len(set(used_src.values())) > 1 else 'init_cfg',
     }
     for key in ('epoch', 'iter'):
         if isinstance(src_meta.get(key), int):
@@ -449,6 +532,63 @@ def extract_weights(checkpoint: str,
         print_log(
             f'mmseg VisionTransformer must be built with {", ".join(notes)}', logger='current')
     return {'state_dict': state_dict, 'meta': meta}
+
+
+def _soco_selection(full_sd: Dict[str, torch.Tensor],
+                    src_meta: dict,
+                    checkpoint: str,
+                    target: str,
+                    prefix: str,
+                    includes: List[Tuple[str, str]],
+                    auto: bool,
+                    c4_shared_head: Optional[bool],
+                    use_target: bool = False) -> Tuple[list, bool, str]:
+    """Decide what a SoCo checkpoint exports; return ``(includes, c4_shared_head, selection)``.
+
+    ``selection`` says why (it is logged and stored in the output's ``meta``).
+    """
+    variant, evidence = detect_soco(full_sd, src_meta)
+    if variant is None:
+        if 'unknown layout' in evidence:
+            print_log(
+                f'{checkpoint}: SoCo-like checkpoint ({evidence}); exporting only what '
+                'was asked',
+                logger='current',
+                level=logging.WARNING)
+        return includes, bool(c4_shared_head), 'explicit (not a SoCo checkpoint)'
+    name = f'SoCo-{variant.upper()}'
+    if not auto:
+        print_log(
+            f'{checkpoint}: {name} checkpoint ({evidence}); --no-auto: exporting only '
+            'what was asked',
+            logger='current')
+        return includes, bool(c4_shared_head), f'explicit ({name}, --no-auto)'
+    if target != 'mmdet':
+        print_log(
+            f'{checkpoint}: {name} checkpoint ({evidence}); --target {target} takes the '
+            'backbone only (SoCo\'s FPN/box head or res5 head transfer to --target mmdet)',
+            logger='current')
+        return includes, bool(c4_shared_head), f'explicit ({name}, --target {target})'
+    if includes or prefix != 'backbone.' or c4_shared_head is not None:
+        print_log(
+            f'{checkpoint}: {name} checkpoint ({evidence}); explicit --prefix/--include/'
+            '--c4-shared-head given, so no automatic selection',
+            logger='current')
+        return includes, bool(c4_shared_head), f'explicit ({name}, --prefix/--include/' \
+            '--c4-shared-head given)'
+    if variant == 'fpn':
+        includes = [(p, p) for p in SOCO_FPN_INCLUDES]
+        what = 'backbone. + neck. + roi_head.bbox_head.shared_convs./shared_fcs.'
+    else:
+        c4_shared_head = True
+        what = f'backbone. (stem..layer3) + backbone.{C4_SOURCE} as {C4_SHARED_HEAD}'
+    selection = f'auto: {name} detected by {evidence}'
+    network = 'momentum (EMA) target, --use-target' if use_target else 'online'
+    print_log(
+        f'{checkpoint}: {selection}; exporting {what} of the {network} network for mmdet '
+        '(--no-auto: backbone only)',
+        logger='current')
+    return includes, bool(c4_shared_head), selection
 
 
 def _version() -> str:

@@ -23,6 +23,16 @@ PRETRAINED = dict(type='Pretrained', checkpoint='', prefix='backbone.')
 # `extract_weights.py --target mmseg` writes for a ViT; its configs carry no prefix.
 PRETRAINED_MMSEG_VIT = dict(type='Pretrained', checkpoint='')
 
+# SoCo configs load a whole export (backbone + FPN + box head, or C4 backbone + res5 head) with
+# `load_from` after init instead of a backbone init_cfg (configs/benchmarks/README.md, "SoCo").
+LOAD_FROM_PLACEHOLDER = ''
+
+
+def loads_whole_file(cfg: Config) -> bool:
+    """Whether a config takes its pretrained weights from ``load_from`` (the SoCo configs)."""
+    return cfg.get('load_from') is not None
+
+
 # The tiny ViT of the toy UperNet (its mmpretrain twin is what a toy pretraining would train).
 TOY_VIT = dict(embed_dims=192, num_layers=4, num_heads=3, feedforward_channels=768)
 
@@ -65,8 +75,23 @@ def base_files(path: Path):
     return []
 
 
+# Toy configs that inherit another toy config (to reuse its sizes) and the paper config each
+# mirrors; paper configs that share another config's toy mirror or have none.
+TOY_MIRRORS = {
+    'mmdetection/toy/mask-rcnn_r18_fpn_soco-head_1xb4-toy_toyscenes.py':
+    'mmdetection/mask-rcnn_r50_fpn_soco-head_syncbn-1x_coco.py',
+}
+WITHOUT_TOY = {
+    'mmdetection/mask-rcnn_r50_fpn_syncbn-2x_coco.py',
+    'mmdetection/mask-rcnn_r50_fpn_soco-head_syncbn-2x_coco.py',
+    'mmdetection/mask-rcnn_r50-c4_soco_syncbn-1x_coco.py',  # loaded at R18 by test_soco_transfer
+}
+
+
 def paper_of(toy: Path) -> Path:
-    """The paper config a toy config mirrors: its first base."""
+    """The paper config a toy config mirrors: its first base, or the one in TOY_MIRRORS."""
+    if rel(toy) in TOY_MIRRORS:
+        return (BENCH / TOY_MIRRORS[rel(toy)]).resolve()
     return (toy.parent / base_files(toy)[0]).resolve()
 
 
@@ -79,12 +104,16 @@ def test_config_inventory():
                  'mmsegmentation/upernet_vit-b16_mln_8xb2-160k_ade20k-512x512.py',
                  'mmpretrain/resnet50_8xb512-linear-coslr-90e_in1k.py',
                  'mmpretrain/resnet50_8xb256-finetune-100e_in1k.py',
-                 'mmdetection/toy/mask-rcnn_r18_fpn_1xb4-toy_toyscenes.py'):
+                 'mmdetection/toy/mask-rcnn_r18_fpn_1xb4-toy_toyscenes.py',
+                 'mmdetection/mask-rcnn_r50_fpn_soco-head_syncbn-1x_coco.py',
+                 'mmdetection/mask-rcnn_r50_fpn_soco-head_syncbn-2x_coco.py',
+                 'mmdetection/mask-rcnn_r50-c4_soco_syncbn-1x_coco.py',
+                 'mmdetection/toy/mask-rcnn_r18_fpn_soco-head_1xb4-toy_toyscenes.py'):
         assert name in names, name
     # every paper config has a toy mirror, and every toy config mirrors a paper config
     mirrored = {paper_of(t) for t in TOY_CONFIGS}
-    two_x = (BENCH / 'mmdetection/mask-rcnn_r50_fpn_syncbn-2x_coco.py').resolve()
-    assert mirrored == {p.resolve() for p in PAPER_CONFIGS} - {two_x}
+    without = {(BENCH / name).resolve() for name in WITHOUT_TOY}
+    assert mirrored == {p.resolve() for p in PAPER_CONFIGS} - without
     readme = (BENCH / 'README.md').read_text()
     for path in ALL_CONFIGS:
         assert path.name in readme, f'{rel(path)} is missing from configs/benchmarks/README.md'
@@ -96,7 +125,9 @@ def test_config_parses_and_builds_offline(path):
     assert cfg.default_scope == SCOPES[path.relative_to(BENCH).parts[0]]
     assert cfg.custom_imports == dict(imports=['mmvisrep'], allow_failed_imports=False)
     backbone = cfg.model.backbone
-    if cfg.default_scope == 'mmseg' and backbone.type == 'VisionTransformer':
+    if loads_whole_file(cfg):
+        assert backbone.init_cfg is None and cfg.load_from == LOAD_FROM_PLACEHOLDER
+    elif cfg.default_scope == 'mmseg' and backbone.type == 'VisionTransformer':
         assert backbone.init_cfg == PRETRAINED_MMSEG_VIT
     else:
         assert backbone.init_cfg == PRETRAINED
@@ -107,6 +138,9 @@ def test_config_parses_and_builds_offline(path):
 
     model = build_model(cfg)
     n_params = sum(p.numel() for p in model.backbone.parameters())
+    shared_head = getattr(getattr(model, 'roi_head', None), 'shared_head', None)
+    if shared_head is not None:  # C4: res5 is the RoI head's shared head
+        n_params += sum(p.numel() for p in shared_head.parameters())
     if backbone.type == 'ResNet':
         assert type(model.backbone).__name__ == 'ResNet'
         assert hasattr(model.backbone, 'conv1')  # 7x7 stem, not ResNetV1c's deep stem
@@ -263,9 +297,14 @@ R18_TOYS = [p for p in TOY_CONFIGS if '_r18_' in p.name or p.name.startswith('re
 def test_toy_backbone_holds_the_pretrained_resnet(path, resnet18_weights):
     ckpt, expected = resnet18_weights
     cfg = load(path)
-    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
+    whole = loads_whole_file(cfg)
+    if not whole:
+        cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
     model = build_model(cfg)
     model.init_weights()
+    if whole:  # what the Runner does with load_from after init
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, str(ckpt), map_location='cpu')
     got = model.backbone.state_dict()
     assert sorted(got) == sorted(expected)  # no missing, no unexpected backbone key
     different = [k for k in expected if not torch.equal(got[k], expected[k])]
@@ -323,7 +362,10 @@ def test_toy_config_trains_and_evaluates(path, toy_scenes, resnet18_weights, tin
     point_at(cfg, toy_scenes)
     is_vit = cfg.model.backbone.type == 'VisionTransformer'
     ckpt = tiny_vit_weights[0] if is_vit else resnet18_weights[0]
-    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
+    if loads_whole_file(cfg):
+        cfg.load_from = str(ckpt)
+    else:
+        cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
     cfg.work_dir = str(tmp_path)
     cfg.visualizer.pop('name', None)  # one visualizer instance per runner, not a shared one
     if cfg.train_cfg.get('by_epoch', 'max_epochs' in cfg.train_cfg):

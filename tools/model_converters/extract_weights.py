@@ -5,8 +5,13 @@ Example::
     python tools/model_converters/extract_weights.py work_dirs/byol/epoch_200.pth \
         byol_r50_mmdet.pth --target mmdet
 
+A SoCo checkpoint exported with ``--target mmdet`` gets, automatically, what SoCo transfers:
+backbone + FPN + box-head shared convs/fc (SoCo-FPN, SoCo*) or backbone + res5 as the C4 RoI
+head's ``roi_head.shared_head.layer4`` (SoCo-C4), from the online network; load such a file
+with ``load_from``. ``--no-auto`` exports the backbone only.
+
 The output loads with ``torch.load(weights_only=True)``; see docs/transfer.md for the
-matching downstream ``init_cfg`` of each target.
+matching downstream ``init_cfg`` / ``load_from`` of each target.
 """
 import argparse
 
@@ -49,6 +54,16 @@ def parse_args(argv=None):
         metavar='ONLINE:EMA',
         help='with --use-target: where the EMA copy of an online prefix lives, e.g. '
         '"backbone.:target_net.module.0."')
+    parser.add_argument(
+        '--c4-shared-head',
+        action='store_true',
+        default=None,
+        help='mmdet C4 detectors: export backbone.layer4 as roi_head.shared_head.layer4 (mmdet '
+        'ResLayer shared head) and the rest as backbone.; automatic for SoCo-C4 checkpoints')
+    parser.add_argument(
+        '--no-auto',
+        action='store_true',
+        help='do not recognise SoCo checkpoints: export only --prefix and --include')
     return parser.parse_args(argv)
 
 
@@ -69,15 +84,33 @@ def main(argv=None):
             prefix=args.prefix,
             include=args.include,
             use_target=args.use_target,
-            target_map=target_map)
+            target_map=target_map,
+            auto=not args.no_auto,
+            c4_shared_head=args.c4_shared_head)
     except (OSError, ValueError, TypeError, RuntimeError) as err:
         raise SystemExit(f'extract_weights: error: {err}')
     save_weights(obj, args.out, args.target)
     logger.info(f'{args.checkpoint} -> {args.out}\n{summarize(obj, args.target)}')
     if args.target in ('mmdet', 'mmseg', 'mmpretrain'):
-        prefix = obj['meta']['init_prefix']
-        hint = f", prefix='{prefix}'" if prefix else ''
-        logger.info(f"downstream: init_cfg=dict(type='Pretrained', checkpoint='{args.out}'{hint})")
+        meta = obj['meta']
+        logger.info(f"selection: {meta['selection']}")
+        if meta['downstream_load'] == 'load_from':
+            parts = ', '.join(sorted(set(meta['exported'].values())))
+            examples = {
+                'auto: SoCo-FPN ': 'mask-rcnn_r50_fpn_soco-head_syncbn-1x_coco.py',
+                'auto: SoCo-C4 ': 'mask-rcnn_r50-c4_soco_syncbn-1x_coco.py',
+            }
+            example = next(
+                (f', e.g. configs/benchmarks/mmdetection/{name}'
+                 for key, name in examples.items() if meta['selection'].startswith(key)), '')
+            logger.info(f'downstream: load the whole file into the model with --cfg-options '
+                        f'load_from={args.out} ({parts}; the backbone init_cfg must be None)'
+                        f'{example}')
+        else:
+            prefix = meta['init_prefix']
+            hint = f", prefix='{prefix}'" if prefix else ''
+            logger.info(
+                f"downstream: init_cfg=dict(type='Pretrained', checkpoint='{args.out}'{hint})")
     print(args.out)
     return args.out
 
