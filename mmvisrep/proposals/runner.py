@@ -13,6 +13,7 @@ Layout of an output directory (``PREFIX`` defaults to ``train``)::
     OUT/PREFIX_ratio3size0308postno_props_images.txt
     OUT/PREFIX_ratio3size0308post_stats.json      images per deciding rule, boxes, failures
 """
+import collections
 import hashlib
 import multiprocessing
 import os
@@ -417,9 +418,8 @@ def merge_shards(out_dir: str,
     if write_raw:
         paths['raw'] = atomic_write_json_items(_items(), osp.join(out_dir,
                                                                   f'{prefix}_ss_raw.json'))
-    else:
-        for _ in _items():
-            pass
+    else:  # still read every shard for the sizes, failures and filter counts
+        collections.deque(_items(), maxlen=0)
     paths['sizes'] = atomic_write_json(sizes, osp.join(out_dir, f'{prefix}_ss_sizes.json'))
     paths['failures'] = atomic_write_json(failures, osp.join(out_dir,
                                                              f'{prefix}_ss_failures.json'))
