@@ -9,7 +9,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 import mmvisrep  # noqa: F401  (registers modules, checkpoint allow-list)
 from mmvisrep.utils.data_check import check_data_roots
@@ -86,8 +86,12 @@ def merge_args(cfg: Config, args) -> Config:
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        # Resume from the work dir's latest checkpoint when there is one; on a fresh work dir
+        # start as configured, so that a `load_from` initialisation is not silently dropped.
+        latest = find_latest_checkpoint(cfg.work_dir)
+        cfg.resume = latest is not None
+        if latest is not None:
+            cfg.load_from = latest
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
