@@ -1,4 +1,5 @@
 from . import box_ops  # noqa: F401
+from .orl_patches import LoadORLNeighbour, ORLCropPatch, ORLSampleRoIPairs
 from .soco_views import SoCoViews
 
-__all__ = ['SoCoViews']
+__all__ = ['LoadORLNeighbour', 'ORLCropPatch', 'ORLSampleRoIPairs', 'SoCoViews']

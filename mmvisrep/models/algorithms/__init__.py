@@ -1,3 +1,4 @@
+from .orl import ORL
 from .soco import SoCo
 
-__all__ = ['SoCo']
+__all__ = ['ORL', 'SoCo']

@@ -1,0 +1,62 @@
+# Toy ORL stage 1: the COCO recipe (byol_resnet50_8xb64-coslr-800e_coco.py) scaled to run on the
+# CPU in minutes. Changed are only the sizes (ResNet-18, 1024-128 MLPs, 64 px views), the data
+# (toy scenes, tools/data/make_toy_scenes.py) and the schedule (10 epochs, 1 warm-up, batch 32,
+# lr 0.4 x 32 / 512); BN replaces SyncBN and plain fp32 replaces AMP for the CPU (gloo).
+# Its checkpoint feeds the toy stage 2 (tools/data/orl_knn.py, tools/data/orl_correspondence.py).
+_base_ = './byol_resnet50_8xb64-coslr-800e_coco.py'
+
+norm_cfg = dict(type='BN')
+model = dict(
+    backbone=dict(depth=18, norm_cfg=norm_cfg),
+    neck=dict(in_channels=512, hid_channels=1024, out_channels=128, norm_cfg=dict(type='BN1d')),
+    head=dict(
+        predictor=dict(
+            in_channels=128, hid_channels=1024, out_channels=128, norm_cfg=dict(type='BN1d'))))
+
+# toy scenes are 128 px: global views 224 -> 64
+crop_size = 64
+data_root = 'data/toy_scenes/'
+view_pipeline1 = [dict(_base_.view_pipeline1[0], scale=crop_size)] + _base_.view_pipeline1[1:]
+view_pipeline2 = [dict(_base_.view_pipeline2[0], scale=crop_size)] + _base_.view_pipeline2[1:]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    pin_memory=False,
+    dataset=dict(
+        data_root=data_root,
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='MultiView', num_views=[1, 1], transforms=[view_pipeline1, view_pipeline2]),
+            dict(type='PackInputs'),
+        ]))
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.4 * 32 / 512, momentum=0.9, weight_decay=1e-4))
+max_epochs = 10
+warmup_epochs = 1
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-4,
+        end_factor=1.,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        eta_min=0.,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs),
+]
+train_cfg = dict(max_epochs=max_epochs)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=5),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+auto_scale_lr = dict(base_batch_size=32)
