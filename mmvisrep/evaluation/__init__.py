@@ -1,0 +1,1 @@
+from .svm import run_svm_benchmark, voc07_svm_ap  # noqa: F401

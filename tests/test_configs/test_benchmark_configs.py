@@ -14,10 +14,11 @@ from mmengine.registry import MODELS, init_default_scope
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / 'configs' / 'benchmarks'
 DATA_BASES = REPO / 'configs' / '_base_' / 'datasets'
-ALL_CONFIGS = sorted(BENCH.rglob('*.py'))
+SCOPES = {'mmdetection': 'mmdet', 'mmsegmentation': 'mmseg', 'mmpretrain': 'mmpretrain'}
+# svm/ holds configs of tools/benchmarks/voc07_svm.py, not of a training tool
+ALL_CONFIGS = sorted(p for p in BENCH.rglob('*.py') if p.relative_to(BENCH).parts[0] in SCOPES)
 TOY_CONFIGS = [p for p in ALL_CONFIGS if 'toy' in p.parent.parts]
 PAPER_CONFIGS = [p for p in ALL_CONFIGS if 'toy' not in p.parent.parts]
-SCOPES = {'mmdetection': 'mmdet', 'mmsegmentation': 'mmseg', 'mmpretrain': 'mmpretrain'}
 PRETRAINED = dict(type='Pretrained', checkpoint='', prefix='backbone.')
 # mmseg's VisionTransformer.init_weights ignores `prefix` and loads bare keys, which is what
 # `extract_weights.py --target mmseg` writes for a ViT; its configs carry no prefix.
