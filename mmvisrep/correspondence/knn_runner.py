@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from mmvisrep.proposals.io import atomic_write_json, load_json
+from mmvisrep.utils.atomic_io import atomic_write_json, load_json
 from .data import GlobalViews, image_paths
 from .layouts import ImageList, knn_json, read_coco_images
 from .model import default_device

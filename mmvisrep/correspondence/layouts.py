@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, List, Sequence
 
-from mmvisrep.proposals.io import atomic_open, load_json
+from mmvisrep.utils.atomic_io import atomic_open, load_json
 
 
 @dataclass

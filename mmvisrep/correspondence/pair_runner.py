@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from mmvisrep.proposals.io import atomic_write_json, load_json
+from mmvisrep.utils.atomic_io import atomic_write_json, load_json
 from .boxes import BoxFilter
 from .crops import crop_boxes_int, crop_resize, to_chw_tensor
 from .data import RoiImages, first_item, image_paths

@@ -11,37 +11,18 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from mmvisrep.proposals.io import atomic_write_json, load_json
 from mmvisrep.proposals.runner import shard_bounds
+from mmvisrep.utils.atomic_io import atomic_save_npy, atomic_write_json, load_json
 
 
 def digest(obj) -> str:
     """sha1 of the canonical JSON of ``obj`` (used to tie files to their inputs)."""
     return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()
-
-
-def atomic_save_npy(array: np.ndarray, path: str) -> str:
-    """``np.save`` to ``path`` through a temporary sibling file and ``os.replace``."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.save(f, np.ascontiguousarray(array))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def num_chunks(num_items: int, chunk_size: int) -> int:

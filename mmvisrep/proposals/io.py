@@ -1,78 +1,21 @@
 """Files of the proposal tool: atomic JSON writes, shard and chunk paths, listing of image sources.
 
-All writes go to a temporary file in the target directory followed by ``os.replace``, so a killed
-run leaves either the previous file or the new one, never a truncated one.
+The atomic writers live in ``mmvisrep.utils.atomic_io`` and are re-exported here.
 """
-import contextlib
-import json
 import os
 import os.path as osp
 import re
-import tempfile
-from typing import Iterable, List, Optional, Tuple
+from typing import List, Optional, Tuple
+
+from mmvisrep.utils.atomic_io import atomic_open  # noqa: F401
+from mmvisrep.utils.atomic_io import atomic_write_json  # noqa: F401
+from mmvisrep.utils.atomic_io import atomic_write_json_items  # noqa: F401
+from mmvisrep.utils.atomic_io import atomic_write_text  # noqa: F401
+from mmvisrep.utils.atomic_io import load_json  # noqa: F401
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
 SHARD_DIR = 'shards'
 _SHARD_RE = re.compile(r'^shard-(\d{5})-of-(\d{5})\.json$')
-
-
-@contextlib.contextmanager
-def atomic_open(path: str):
-    """Write to a temporary sibling of ``path``, ``os.replace``d onto ``path`` on success.
-
-    On any error (or a kill) the temporary file is removed or left aside, never ``path`` itself.
-    """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(text: str, path: str) -> str:
-    """Write ``text`` to ``path`` through a temporary sibling file and ``os.replace``."""
-    with atomic_open(path) as f:
-        f.write(text)
-    return path
-
-
-def atomic_write_json(obj, path: str) -> str:
-    """JSON-dump ``obj`` to ``path`` atomically (compact separators, as the official files)."""
-    return atomic_write_text(json.dumps(obj, separators=(',', ':')), path)
-
-
-def atomic_write_json_items(items: Iterable[Tuple[str, object]], path: str) -> str:
-    """Stream ``(key, value)`` pairs into one JSON object at ``path`` atomically.
-
-    Used for the raw proposal file, which can be far larger than what fits in memory as Python
-    lists when every shard is loaded at once.
-    """
-    with atomic_open(path) as f:
-        f.write('{')
-        for i, (key, value) in enumerate(items):
-            f.write(('' if i == 0 else ',') + json.dumps(key) + ':' +
-                    json.dumps(value, separators=(',', ':')))
-        f.write('}')
-    return path
-
-
-def load_json(path: str, what: str = 'file'):
-    """Load a JSON file; a missing or corrupt one raises an error naming it."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}')
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f'{what} {path} is not valid JSON: {err}') from err
 
 
 def shard_path(out_dir: str, index: int, num_shards: int) -> str:
@@ -108,16 +51,19 @@ def image_key(path: str) -> str:
     return osp.splitext(osp.basename(path))[0]
 
 
-def _check_unique(pairs: List[Tuple[str, str]], source: str) -> List[Tuple[str, str]]:
-    """Sort ``(key, path)`` pairs by key and refuse two images with the same key."""
-    pairs = sorted(pairs)
-    for (k1, p1), (k2, p2) in zip(pairs, pairs[1:]):
+def _check_unique(pairs: List[Tuple[str, str]],
+                  source: str,
+                  sort: bool = True) -> List[Tuple[str, str]]:
+    """Refuse two images with the same key; ``(key, path)`` pairs sorted by key, or in their
+    given order with ``sort=False``."""
+    ordered = sorted(pairs)
+    for (k1, p1), (k2, p2) in zip(ordered, ordered[1:]):
         if k1 == k2:
             raise ValueError(f'{source}: images {p1} and {p2} share the key {k1!r} (basename '
-                             'without extension); SoCo proposal files need unique basenames')
+                             'without extension); proposal files need unique basenames')
     if not pairs:
         raise ValueError(f'{source}: no images found')
-    return pairs
+    return ordered if sort else list(pairs)
 
 
 def list_image_dir(img_dir: str, extensions=IMG_EXTENSIONS) -> List[Tuple[str, str]]:
@@ -133,8 +79,11 @@ def list_image_dir(img_dir: str, extensions=IMG_EXTENSIONS) -> List[Tuple[str, s
     return _check_unique(pairs, f'image directory {img_dir}')
 
 
-def list_coco(ann_file: str, img_dir: Optional[str] = None) -> List[Tuple[str, str]]:
-    """``(key, path)`` of the ``images`` of a COCO json (``file_name`` relative to ``img_dir``)."""
+def list_coco(ann_file: str,
+              img_dir: Optional[str] = None,
+              sort: bool = True) -> List[Tuple[str, str]]:
+    """``(key, path)`` of the ``images`` of a COCO json (``file_name`` relative to ``img_dir``),
+    sorted by key or, with ``sort=False``, in the json's order."""
     data = load_json(ann_file, 'COCO annotation file')
     images = data.get('images') if isinstance(data, dict) else None
     if not isinstance(images, list):
@@ -147,7 +96,7 @@ def list_coco(ann_file: str, img_dir: Optional[str] = None) -> List[Tuple[str, s
                              f'(record {record!r})')
         path = name if img_dir is None else osp.join(img_dir, name)
         pairs.append((image_key(name), path))
-    return _check_unique(pairs, f'COCO annotation file {ann_file}')
+    return _check_unique(pairs, f'COCO annotation file {ann_file}', sort)
 
 
 def _list_line_path(line: str) -> str:
@@ -160,11 +109,14 @@ def _list_line_path(line: str) -> str:
     return line
 
 
-def list_file_list(file_list: str, img_dir: Optional[str] = None) -> List[Tuple[str, str]]:
+def list_file_list(file_list: str,
+                   img_dir: Optional[str] = None,
+                   sort: bool = True) -> List[Tuple[str, str]]:
     """``(key, path)`` of a text list: one image per line, optionally followed by a label.
 
     Covers SoCo's ``train_map.txt`` (``path<TAB>label``) and mmpretrain's ``path label`` lists.
-    Paths are relative to ``img_dir`` when given.
+    Paths are relative to ``img_dir`` when given. Sorted by key, or in file order with
+    ``sort=False``.
     """
     if not osp.isfile(file_list):
         raise FileNotFoundError(f'image file list not found: {file_list}')
@@ -176,21 +128,23 @@ def list_file_list(file_list: str, img_dir: Optional[str] = None) -> List[Tuple[
                 continue
             path = _list_line_path(line)
             pairs.append((image_key(path), path if img_dir is None else osp.join(img_dir, path)))
-    return _check_unique(pairs, f'image file list {file_list}')
+    return _check_unique(pairs, f'image file list {file_list}', sort)
 
 
 def list_images(img_dir: Optional[str] = None,
                 ann_file: Optional[str] = None,
-                file_list: Optional[str] = None) -> List[Tuple[str, str]]:
-    """Images of one of the three sources, as ``(key, path)`` sorted by key."""
+                file_list: Optional[str] = None,
+                sort: bool = True) -> List[Tuple[str, str]]:
+    """Images of one of the three sources, as ``(key, path)`` sorted by key; ``sort=False``
+    keeps the order of a COCO json or file list (an image folder is always sorted)."""
     if ann_file is not None and file_list is not None:
         raise ValueError('give either an annotation file or a file list, not both')
     if img_dir is not None and not osp.isdir(img_dir):
         raise FileNotFoundError(f'image directory not found: {img_dir}')
     if ann_file is not None:
-        return list_coco(ann_file, img_dir)
+        return list_coco(ann_file, img_dir, sort)
     if file_list is not None:
-        return list_file_list(file_list, img_dir)
+        return list_file_list(file_list, img_dir, sort)
     if img_dir is None:
         raise ValueError('no image source: give an image directory, a COCO annotation file '
                          'or a file list')

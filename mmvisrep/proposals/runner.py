@@ -1,6 +1,11 @@
 """Sharded, resumable, multi-process proposal generation, shard merging and filtering.
 
-Layout of an output directory (``PREFIX`` defaults to ``train``)::
+Two output layouts. ``soco`` (default): images sorted by key, SoCo's filtered dict files.
+``orl``: images in the order of their source (the COCO json), one ORL-style file
+``PREFIX_selective_search_proposal.json`` = ``{"bbox": [[[x, y, w, h], ...] per image]}``
+(``PREFIX`` defaults to ``train2017``), no filtering.
+
+Layout of a ``soco`` output directory (``PREFIX`` defaults to ``train``)::
 
     OUT/shards/shard-00000-of-00004.json          finished shard (raw boxes, sizes, failures)
     OUT/shards/shard-00001-of-00004.chunks/...    chunks of a shard in progress (resume points)
@@ -12,9 +17,14 @@ Layout of an output directory (``PREFIX`` defaults to ``train``)::
     OUT/PREFIX_ratio3size0308post.json            with the post fallback: SoCo's training file
     OUT/PREFIX_ratio3size0308postno_props_images.txt
     OUT/PREFIX_ratio3size0308post_stats.json      images per deciding rule, boxes, failures
+
+An ``orl`` one has the same ``shards/``, ``PREFIX_ss_sizes.json`` and ``PREFIX_ss_failures.*``,
+then ``PREFIX_selective_search_proposal.json`` (a failed image keeps its place with ``[]``) and
+``PREFIX_selective_search_proposal_stats.json``.
 """
 import collections
 import hashlib
+import json
 import multiprocessing
 import os
 import os.path as osp
@@ -27,29 +37,94 @@ import numpy as np
 from tqdm import tqdm
 
 from .filters import FilterReport, filter_proposals, parse_strategy
-from .io import (atomic_write_json, atomic_write_json_items, atomic_write_text, chunk_dir,
-                 chunk_path, find_shards, load_json, shard_path)
-from .selective_search import SOCO_SS_PARAMS, STRATEGIES, ProposalError, check_ss_params
+from .io import (atomic_open, atomic_write_json, atomic_write_json_items, atomic_write_text,
+                 chunk_dir, chunk_path, find_shards, load_json, shard_path)
+from .selective_search import (BACKENDS, METHODS, NEIGHBOURS, OPENCV_PRESET_PARAMS, SOCO_SS_PARAMS,
+                               STRATEGIES, ProposalError, check_ss_params)
 from .selective_search import selective_search as _selective_search
+from .selective_search import warmup_numba
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_STRATEGY = 'ratio3size0308post'
 DEFAULT_CHUNK_SIZE = 256
+LAYOUTS = ('soco', 'orl')
+DEFAULT_PREFIX = dict(soco='train', orl='train2017')
+ORL_SUFFIX = '_selective_search_proposal'
 
 
-def make_params(scale=SOCO_SS_PARAMS['scale'],
-                sigma=SOCO_SS_PARAMS['sigma'],
-                min_size=SOCO_SS_PARAMS['min_size'],
-                color_space='rgb',
-                strategies: Sequence[str] = STRATEGIES) -> dict:
-    """Validated, JSON-serialisable selective-search parameters (stored in every shard)."""
-    check_ss_params(scale, sigma, min_size, color_space, strategies)
-    return dict(
-        scale=float(scale),
-        sigma=float(sigma),
-        min_size=int(min_size),
+def make_params(backend: str = 'numba',
+                method: str = 'soco',
+                scale: Optional[float] = None,
+                sigma: Optional[float] = None,
+                min_size: Optional[int] = None,
+                color_space: Optional[str] = None,
+                strategies: Optional[Sequence[str]] = None,
+                neighbours: Optional[str] = None,
+                dedupe: Optional[bool] = None,
+                base_k: Optional[int] = None,
+                inc_k: Optional[int] = None,
+                seed: Optional[int] = None) -> dict:
+    """Validated, JSON-serialisable selective-search parameters (stored in every shard).
+
+    Only the parameters of the chosen backend/method are kept; ``None`` means its default.
+    Giving a parameter that the backend/method does not use is an error naming it.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+    if method not in METHODS:
+        raise ValueError(f'method must be one of {METHODS}, got {method!r}')
+    if backend == 'numba' and method != 'soco':
+        raise ValueError(f"method {method!r} is one of OpenCV's presets: use the opencv "
+                         "backend (the numba backend runs the official 'soco' algorithm)")
+    given = dict(
+        scale=scale,
+        min_size=min_size,
         color_space=color_space,
-        strategies=list(strategies))
+        strategies=strategies,
+        neighbours=neighbours,
+        dedupe=dedupe,
+        base_k=base_k,
+        inc_k=inc_k,
+        seed=seed)
+    if method != 'soco':
+        used = ('base_k', 'inc_k', 'seed')
+    elif backend == 'numba':
+        used = ('scale', 'min_size', 'neighbours', 'dedupe')
+    else:
+        used = ('scale', 'min_size', 'color_space', 'strategies')
+    unused = [k for k, v in given.items() if v is not None and k not in used]
+    if unused:
+        raise ValueError(f'{", ".join(unused)} do(es) not apply to backend {backend!r} with '
+                         f'method {method!r} (it uses sigma, {", ".join(used)})')
+    params = dict(backend=backend, method=method)
+    if method != 'soco':
+        params.update(
+            base_k=int(OPENCV_PRESET_PARAMS['base_k'] if base_k is None else base_k),
+            inc_k=int(OPENCV_PRESET_PARAMS['inc_k'] if inc_k is None else inc_k),
+            sigma=float(OPENCV_PRESET_PARAMS['sigma'] if sigma is None else sigma),
+            seed=0 if seed is None else int(seed))
+        if params['base_k'] <= 0 or params['inc_k'] < 0 or not params['sigma'] >= 0:
+            raise ValueError(f'OpenCV {method}: need base_k > 0, inc_k >= 0, sigma >= 0, got '
+                             f'{params["base_k"]}, {params["inc_k"]}, {params["sigma"]}')
+        return params
+    params.update(
+        scale=float(SOCO_SS_PARAMS['scale'] if scale is None else scale),
+        sigma=float(SOCO_SS_PARAMS['sigma'] if sigma is None else sigma),
+        min_size=SOCO_SS_PARAMS['min_size'] if min_size is None else min_size)
+    if backend == 'numba':
+        check_ss_params(params['scale'], params['sigma'], params['min_size'])
+        neighbours = 'bbox' if neighbours is None else neighbours
+        if neighbours not in NEIGHBOURS:
+            raise ValueError(f'neighbours must be one of {NEIGHBOURS}, got {neighbours!r}')
+        params.update(neighbours=neighbours, dedupe=bool(dedupe))
+    else:
+        color_space = 'rgb' if color_space is None else color_space
+        strategies = list(STRATEGIES if strategies is None else strategies)
+        check_ss_params(params['scale'], params['sigma'], params['min_size'], color_space,
+                        strategies)
+        params.update(color_space=color_space, strategies=strategies)
+    params['min_size'] = int(params['min_size'])
+    return params
 
 
 # --------------------------------------------------------------------------- sharding
@@ -143,20 +218,31 @@ def _work(task):
     return 'ok', key, size, boxes
 
 
-def _init_worker():
-    """One OpenCV thread per worker process: the workers already use every core."""
+def _init_worker(params: Optional[dict] = None):
+    """One OpenCV thread per worker process (the workers already use every core); load the
+    numba backend once per process, not per image (from numba's on-disk cache)."""
     cv2.setNumThreads(1)
+    if params is not None and params.get('backend') == 'numba':
+        try:
+            warmup_numba()
+        except Exception:  # never crash-loop the pool: each image then reports the error
+            pass
 
 
-def _make_pool(workers: int):
+def _make_pool(workers: int, params: Optional[dict] = None):
     """A process pool from a fork server.
 
     Plain ``fork`` deadlocks once the parent has used OpenCV's thread pool (the child inherits
     its locks but not its threads); a fork server starts clean and imports this module once.
+    With the numba backend the fork server also loads the compiled code once
+    (``_numba_preload``), so that the workers it forks inherit it.
     """
     ctx = multiprocessing.get_context('forkserver')
-    ctx.set_forkserver_preload([__name__])
-    return ctx.Pool(workers, initializer=_init_worker)
+    preload = [__name__]
+    if params is not None and params.get('backend') == 'numba':
+        preload.append(__name__.rsplit('.', 1)[0] + '._numba_preload')
+    ctx.set_forkserver_preload(preload)
+    return ctx.Pool(workers, initializer=_init_worker, initargs=(params, ))
 
 
 # --------------------------------------------------------------------------- one shard
@@ -191,15 +277,19 @@ def run_shard(images: Sequence[Tuple[str, str]],
               workers: int = 1,
               chunk_size: int = DEFAULT_CHUNK_SIZE,
               progress: bool = True,
-              overwrite: bool = False) -> dict:
+              overwrite: bool = False,
+              layout: str = 'soco') -> dict:
     """Compute the proposals of shard ``index``/``count`` of ``images`` (``(key, path)`` pairs).
 
     A finished shard file is skipped. Otherwise the shard is processed in chunks of
     ``chunk_size`` images, each written atomically as soon as it is complete, so a killed run
-    loses at most the chunks in flight; a rerun recomputes only the missing chunks. Returns a
-    summary dict (images, computed, resumed, failed, boxes, seconds).
+    loses at most the chunks in flight; a rerun recomputes only the missing chunks. ``layout``
+    (``soco`` or ``orl``) is recorded for ``merge_shards``; ``images`` are taken in the given
+    order. Returns a summary dict (images, computed, resumed, failed, boxes, seconds).
     """
     params = params or make_params()
+    if layout not in LAYOUTS:
+        raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
     if workers < 1:
         raise ValueError(f'workers must be >= 1, got {workers}')
     if chunk_size < 1:
@@ -209,6 +299,7 @@ def run_shard(images: Sequence[Tuple[str, str]],
     keys = [k for k, _ in shard_images]
     meta = dict(
         version=FORMAT_VERSION,
+        layout=layout,
         params=params,
         shard=index,
         num_shards=count,
@@ -254,13 +345,15 @@ def run_shard(images: Sequence[Tuple[str, str]],
         unit='img',
         disable=not progress,
         dynamic_ncols=True)
-    pool = _make_pool(workers) if workers > 1 and tasks else None
+    if tasks and params.get('backend') == 'numba':
+        warmup_numba()  # compile or load once here: a missing numba fails now, clearly
+    pool = _make_pool(workers, params) if workers > 1 and tasks else None
     try:
         outputs = pool.imap(_work, tasks, chunksize=1) if pool else map(_work, tasks)
         for c in todo:
             chunk_meta = dict(
                 meta, chunk=c, chunk_keys_sha1=_keys_digest([k for k, _ in chunks[c]]))
-            data = dict(meta=chunk_meta, images={}, failures={})
+            data = dict(meta=chunk_meta, keys=[k for k, _ in chunks[c]], images={}, failures={})
             for _ in chunks[c]:
                 out = next(outputs)
                 if out[0] == 'ok':
@@ -277,7 +370,7 @@ def run_shard(images: Sequence[Tuple[str, str]],
             pool.terminate()
             pool.join()
 
-    merged = dict(meta=meta, images={}, failures={})
+    merged = dict(meta=meta, keys=keys, images={}, failures={})
     for data in results:
         merged['images'].update(data['images'])
         merged['failures'].update(data['failures'])
@@ -366,15 +459,17 @@ def filter_file(raw_json: str,
 
 # --------------------------------------------------------------------------- merging
 def merge_shards(out_dir: str,
-                 prefix: str = 'train',
+                 prefix: Optional[str] = None,
                  num_shards: Optional[int] = None,
                  strategy: str = DEFAULT_STRATEGY,
                  write_raw: bool = True) -> dict:
-    """Combine every shard of a run into the raw, size, failure and filtered files.
+    """Combine every shard of a run into the size, failure and proposal files of its layout.
 
-    ``num_shards`` defaults to the one shard count found under ``OUT/shards``; a missing shard
-    raises FileNotFoundError naming it. Shards are read one at a time, so memory holds only the
-    filtered proposals.
+    ``soco`` runs get the raw and filtered files (``strategy``), ``orl`` runs the ORL file in
+    image order. ``prefix`` defaults to ``train`` (soco) or ``train2017`` (orl). ``num_shards``
+    defaults to the one shard count found under ``OUT/shards``; a missing shard raises
+    FileNotFoundError naming it. Shards are read one at a time and the raw / ORL files are
+    streamed, so memory holds at most the filtered proposals.
     """
     parse_strategy(strategy)
     found = find_shards(out_dir)
@@ -393,48 +488,89 @@ def merge_shards(out_dir: str,
         more = f' and {len(missing) - 10} more' if len(missing) > 10 else ''
         raise FileNotFoundError(f'cannot merge: {len(missing)} of {num_shards} shards are not '
                                 f'finished: {names}{more}')
+    first = load_json(present[0], 'proposal shard file').get('meta', {})
+    layout = first.get('layout', 'soco')
+    if first.get('version') != FORMAT_VERSION or layout not in LAYOUTS:
+        raise ValueError(f'{present[0]} was written by another version of this tool (format '
+                         f'{first.get("version")}, this is {FORMAT_VERSION}); regenerate it')
+    prefix = DEFAULT_PREFIX[layout] if prefix is None else prefix
 
-    sizes, failures, info = {}, {}, {}
-    passes = _FilterPass(strategy)
+    sizes, failures, counted = {}, {}, dict(images=0, boxes=0)
+    passes = _FilterPass(strategy) if layout == 'soco' else None
 
-    def _items():
+    def _shards():
+        """(ordered keys, images, failures) of each shard, checked to belong to one run."""
         for i in range(num_shards):
             data = load_json(present[i], 'proposal shard file')
             meta = data.get('meta', {})
-            reference = info.setdefault('meta', meta)
-            for name in ('version', 'params', 'num_shards', 'num_images'):
-                if meta.get(name) != reference.get(name):
+            for name in ('version', 'layout', 'params', 'num_shards', 'num_images'):
+                if meta.get(name) != first.get(name):
                     raise ValueError(f'{present[i]} and {present[0]} come from different runs '
                                      f'({name} differs)')
             images = data['images']
-            shard_sizes = {k: v['size'] for k, v in images.items()}
-            sizes.update(shard_sizes)
+            sizes.update({k: v['size'] for k, v in images.items()})
             failures.update(data['failures'])
-            proposals = {k: v['boxes'] for k, v in images.items()}
-            passes.add(proposals, shard_sizes)
+            counted['images'] += len(data['keys'])
+            counted['boxes'] += sum(len(v['boxes']) for v in images.values())
+            yield data['keys'], images, data['failures']
+
+    def _soco_items():
+        for keys, images, _ in _shards():
+            proposals = {k: images[k]['boxes'] for k in keys if k in images}
+            passes.add(proposals, {k: images[k]['size'] for k in proposals})
             yield from proposals.items()
 
+    def _orl_rows():
+        for keys, images, bad in _shards():
+            for key in keys:
+                if key not in images and key not in bad:
+                    raise ValueError(f'shard files of {out_dir} do not hold image {key!r}')
+                yield images[key]['boxes'] if key in images else []
+
     paths = {}
-    if write_raw:
-        paths['raw'] = atomic_write_json_items(_items(), osp.join(out_dir,
-                                                                  f'{prefix}_ss_raw.json'))
+    if layout == 'orl':
+        paths['proposals'] = _write_orl(_orl_rows(), osp.join(out_dir,
+                                                              f'{prefix}{ORL_SUFFIX}.json'))
+    elif write_raw:
+        paths['raw'] = atomic_write_json_items(_soco_items(),
+                                               osp.join(out_dir, f'{prefix}_ss_raw.json'))
     else:  # still read every shard for the sizes, failures and filter counts
-        collections.deque(_items(), maxlen=0)
+        collections.deque(_soco_items(), maxlen=0)
+    if counted['images'] != first.get('num_images'):
+        raise ValueError(f'shards of {out_dir} hold {counted["images"]} images, the run listed '
+                         f'{first.get("num_images")}')
     paths['sizes'] = atomic_write_json(sizes, osp.join(out_dir, f'{prefix}_ss_sizes.json'))
     paths['failures'] = atomic_write_json(failures, osp.join(out_dir,
                                                              f'{prefix}_ss_failures.json'))
     paths['failures_txt'] = atomic_write_text(
         ''.join(f'{v["path"]}\t{v["error"]}\n' for v in failures.values()),
         osp.join(out_dir, f'{prefix}_ss_failures.txt'))
-    total = info['meta'].get('num_images')
     extra = dict(
+        layout=layout,
         num_shards=num_shards,
-        images_listed=total,
+        images_listed=first.get('num_images'),
         images_failed=len(failures),
-        params=info['meta'].get('params'))
+        params=first.get('params'))
+    if layout == 'orl':
+        stats = dict(images=counted['images'], boxes=counted['boxes'], **extra)
+        stats['failed_keys'] = list(failures)
+        paths['stats'] = atomic_write_json(stats,
+                                           osp.join(out_dir, f'{prefix}{ORL_SUFFIX}_stats.json'))
+        paths['final'] = paths['proposals']
+        return dict(stats=stats, paths=paths)
     result = passes.write(out_dir, prefix, extra)
     result['paths'].update(paths)
     return result
+
+
+def _write_orl(rows, path: str) -> str:
+    """Stream ``{"bbox": [boxes of image 0, boxes of image 1, ...]}`` to ``path`` atomically."""
+    with atomic_open(path) as f:
+        f.write('{"bbox":[')
+        for i, boxes in enumerate(rows):
+            f.write((',' if i else '') + json.dumps(boxes, separators=(',', ':')))
+        f.write(']}')
+    return path
 
 
 # --------------------------------------------------------------------------- all in one

@@ -230,3 +230,61 @@ def test_cli_generate_merge_filter(toy_scenes, tmp_path, capsys, monkeypatch):
         tool.main(['generate', '--img-dir', str(tmp_path / 'absent'), '--out-dir', out])
     assert err.value.code == 2
     assert f'image directory not found: {tmp_path / "absent"}' in capsys.readouterr().err
+
+
+def test_orl_layout_keeps_the_json_order_and_failed_places(toy_scenes, tmp_path, capsys):
+    """--preset orl: {"bbox": [boxes per image]} in the COCO json's image order (here reversed,
+    with a missing image in the middle that keeps its place as []); shards, a pool, resume and
+    merge give the same file, and each entry equals OpenCV's fast mode on that image."""
+    from mmvisrep.proposals import selective_search_opencv_preset
+    from mmvisrep.proposals.runner import load_image
+    tool = _tool()
+    ann = json.load(open(osp.join(toy_scenes, 'annotations', 'instances_val2017.json')))
+    images = ann['images'][::-1]
+    images.insert(3, dict(id=999, file_name='absent.jpg', width=128, height=128))
+    ann_file = tmp_path / 'instances_val2017.json'
+    ann_file.write_text(json.dumps(dict(images=images, annotations=[], categories=[])))
+    img_dir = osp.join(toy_scenes, 'val2017')
+    base = [
+        'generate', '--preset', 'orl', '--ann-file',
+        str(ann_file), '--img-dir', img_dir, '--no-progress', '--chunk-size', '2'
+    ]
+    sharded, single = str(tmp_path / 'sharded'), str(tmp_path / 'single')
+    tool.main(base + ['--out-dir', sharded, '--shard', '0/2'])
+    tool.main(base + ['--out-dir', sharded, '--shard', '1/2'])
+    assert 'ORL proposals: 7 images' in capsys.readouterr().out
+    tool.main(base + ['--out-dir', single, '--workers', '2'])
+    name = 'train2017_selective_search_proposal.json'
+    text = open(osp.join(sharded, name)).read()
+    assert text == open(osp.join(single, name)).read()
+    data = json.loads(text)
+    assert list(data) == ['bbox'] and len(data['bbox']) == 7
+    for record, boxes in zip(images, data['bbox']):
+        if record['id'] == 999:
+            assert boxes == []
+            continue
+        img = load_image(osp.join(img_dir, record['file_name']))
+        assert boxes == selective_search_opencv_preset(img, 'fast', seed=0).tolist()
+        assert len(boxes) > 10 and all(len(b) == 4 for b in boxes)
+    failures = json.load(open(osp.join(sharded, 'train2017_ss_failures.json')))
+    assert list(failures) == ['absent']
+    stats = json.load(open(osp.join(sharded, 'train2017_selective_search_proposal_stats.json')))
+    assert stats['images'] == 7 and stats['images_failed'] == 1
+    assert stats['boxes'] == sum(map(len, data['bbox']))
+    assert stats['params'] == dict(
+        backend='opencv', method='fast', base_k=150, inc_k=150, sigma=0.8, seed=0)
+    assert not osp.exists(osp.join(sharded, 'train2017_ss_raw.json'))
+    # Rerun: the finished shard is skipped; merge alone rewrites the same file.
+    tool.main(base + ['--out-dir', sharded, '--shard', '1/2'])
+    assert 'already finished' in capsys.readouterr().out
+    os.unlink(osp.join(sharded, name))
+    tool.main(['merge', '--out-dir', sharded])
+    assert open(osp.join(sharded, name)).read() == text
+    # Options that contradict the preset stop with a clear error.
+    for extra, message in ((['--backend', 'numba'], 'drop --backend numba'),
+                           (['--filter',
+                             'none'], 'drop --filter'), (['--neighbours',
+                                                          'bbox'], 'neighbours do(es) not apply')):
+        with pytest.raises(SystemExit):
+            tool.main(base + ['--out-dir', str(tmp_path / 'x')] + extra)
+        assert message in capsys.readouterr().err

@@ -17,7 +17,11 @@ Install it outside the project environment and point ``--reference-path`` at it:
 
 The official per-image step (``generate_imagenet_ss_proposals.py``) is timed as it runs: PIL
 decode, ``selective_search``, pickling ``{'label', 'regions'}``; ours is ``compute_proposals``
-(OpenCV decode + selective search).
+(OpenCV decode + selective search) with each backend. Each method runs once untimed first, so
+the numba JIT is not counted per image; its one-time cost per process (cold compile into an
+empty cache, and loading from numba's on-disk cache) is measured in two fresh subprocesses.
+For the numba backend the table also counts the images whose box list (values, order and
+duplicates) is identical to the official one.
 """
 import os
 
@@ -31,6 +35,7 @@ import json  # noqa: E402
 import os.path as osp  # noqa: E402
 import pickle  # noqa: E402
 import platform  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -41,6 +46,14 @@ import numpy as np  # noqa: E402
 from pycocotools import mask as mask_utils  # noqa: E402
 
 FILTER = 'ratio3size0308post'
+# Our methods: (row name, make_params arguments).
+METHODS = {
+    'numba': ('ours (numba, official algorithm)', dict(backend='numba')),
+    'numba-adjacent':
+    ('ours (numba, adjacent neighbours)', dict(backend='numba', neighbours='adjacent')),
+    'opencv-rgb': ('ours (OpenCV, rgb)', dict(backend='opencv', color_space='rgb')),
+    'opencv-hsv': ('ours (OpenCV, hsv)', dict(backend='opencv', color_space='hsv')),
+}
 PHOTOS = ('astronaut.png', 'camera.png', 'chelsea.png', 'coffee.png', 'coins.png',
           'motorcycle_left.png', 'rocket.jpg')
 
@@ -58,11 +71,13 @@ def parse_args(argv=None):
         '--num-images', type=int, default=16, help='toy scenes per size (default: 16)')
     parser.add_argument('--seed', type=int, default=0, help='toy-scene seed (default: 0)')
     parser.add_argument(
-        '--color-spaces',
+        '--methods',
         nargs='+',
-        default=['rgb', 'hsv'],
-        choices=['rgb', 'hsv', 'lab'],
-        help='colour spaces of our tool to report (default: rgb hsv; the tool uses rgb)')
+        default=list(METHODS),
+        choices=list(METHODS),
+        help='our methods to report (default: all; the tool uses numba)')
+    parser.add_argument(
+        '--no-jit-timing', action='store_true', help='skip the JIT compile/load subprocesses')
     parser.add_argument(
         '--reference-path',
         help='folder holding the selectivesearch package and scikit-image (pip --target); '
@@ -124,11 +139,29 @@ def run_reference(ref, path: str):
     return (img.shape[1], img.shape[0]), boxes
 
 
-def run_ours(path: str, color_space: str):
+def run_ours(path: str, params: dict):
     """Our per-image step (the tool's worker function)."""
-    from mmvisrep.proposals.runner import compute_proposals, make_params
-    size, boxes = compute_proposals(path, make_params(color_space=color_space))
+    from mmvisrep.proposals.runner import compute_proposals
+    size, boxes = compute_proposals(path, params)
     return tuple(size), np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+
+
+def jit_seconds() -> dict:
+    """One-time numba cost per process: cold compile into an empty cache, then a cached load."""
+    code = ('import time; t = time.perf_counter(); '
+            'from mmvisrep.proposals.selective_search import warmup_numba; '
+            'print(warmup_numba())')
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for name in ('compile', 'cached_load'):
+            res = subprocess.run([sys.executable, '-c', code],
+                                 env=env,
+                                 capture_output=True,
+                                 text=True,
+                                 check=True)
+            out[name] = float(res.stdout.strip().splitlines()[-1])
+    return out
 
 
 def recall(gt_by_image, boxes_by_image, thr=0.5) -> float:
@@ -160,8 +193,9 @@ def measure(fn, paths):
     return seconds / len(paths), outputs
 
 
-def summarise(name, sec, outputs, keys, gt):
-    """One table row: speed, boxes, recall of raw and filtered boxes."""
+def summarise(name, sec, outputs, keys, gt, reference=None):
+    """One table row: speed, boxes, recall of raw and filtered boxes; with ``reference`` (the
+    official outputs) also the number of images whose box lists are identical."""
     from mmvisrep.proposals import filter_boxes
     raw = {keys[p]: b for p, (_, b) in outputs.items()}
     flt = {keys[p]: filter_boxes(b, size, FILTER)[0] for p, (size, b) in outputs.items()}
@@ -171,6 +205,9 @@ def summarise(name, sec, outputs, keys, gt):
         img_per_s_per_core=1.0 / sec,
         raw_boxes=float(np.mean([len(b) for b in raw.values()])),
         filtered_boxes=float(np.mean([len(b) for b in flt.values()])))
+    if reference is not None:
+        row['identical'] = sum(
+            np.array_equal(outputs[p][1], reference[p][1]) for p in outputs if p in reference)
     if gt is not None:
         row.update(recall_raw=recall(gt, raw), recall_filtered=recall(gt, flt))
     return row
@@ -199,14 +236,36 @@ def print_table(title, rows, with_recall):
     if with_recall:
         head += ' recall@0.5 raw | recall@0.5 filtered |'
         line += '---|---|'
+    head += ' identical to official |'
+    line += '---|'
     print(f'\n{title}\n\n{head}\n{line}')
     for r in rows:
         speed = f'{ref["sec_per_img"] / r["sec_per_img"]:.1f}x' if ref else '-'
-        text = (f'| {r["method"]} | {r["img_per_s_per_core"]:.2f} | {r["sec_per_img"]:.3f} | '
+        text = (f'| {r["method"]} | {r["img_per_s_per_core"]:.2f} | {r["sec_per_img"]:.4f} | '
                 f'{speed} | {r["raw_boxes"]:.0f} | {r["filtered_boxes"]:.1f} |')
         if with_recall:
             text += f' {r["recall_raw"]:.3f} | {r["recall_filtered"]:.3f} |'
+        text += f' {r["identical"]}/{r["images"]} |' if 'identical' in r else ' - |'
         print(text)
+
+
+def run_set(title, paths, keys, gt, ref, methods):
+    """Rows of one image set: the official generator (if available), then our methods."""
+    from mmvisrep.proposals.runner import make_params
+    rows, reference = [], None
+    if ref is not None:
+        sec, reference = measure(lambda p: run_reference(ref, p), paths)
+        rows.append(summarise('official (pure Python, skimage)', sec, reference, keys, gt))
+    for method in methods:
+        name, kwargs = METHODS[method]
+        params = make_params(**kwargs)
+        sec, out = measure(lambda p, params=params: run_ours(p, params), paths)
+        rows.append(
+            summarise(name, sec, out, keys, gt, reference if method.startswith('numba') else None))
+    for row in rows:
+        row['images'] = len(paths)
+    print_table(title, rows, gt is not None)
+    return dict(name=title, rows=rows)
 
 
 def main(argv=None):
@@ -217,33 +276,23 @@ def main(argv=None):
     if args.reference_path:
         ref, info['scikit_image'], photo_dir = load_reference(args.reference_path,
                                                               args.reference_variant)
+    import numba
+    info['numba'] = numba.__version__
     print(f'Machine: {info}')
-    work = args.work_dir or tempfile.mkdtemp(prefix='proposals_benchmark_')
     results = dict(machine=info, filter=FILTER, reference_variant=args.reference_variant, sets=[])
+    if not args.no_jit_timing and any(m.startswith('numba') for m in args.methods):
+        results['numba_jit_seconds'] = jit_seconds()
+        print(f'numba one-time cost per process: {results["numba_jit_seconds"]}')
+    work = args.work_dir or tempfile.mkdtemp(prefix='proposals_benchmark_')
     for size in args.img_sizes:
         paths, keys, gt = toy_set(work, size, args.num_images, args.seed)
-        rows = []
-        if ref is not None:
-            sec, out = measure(lambda p: run_reference(ref, p), paths)
-            rows.append(summarise('official (pure Python, skimage)', sec, out, keys, gt))
-        for cs in args.color_spaces:
-            sec, out = measure(lambda p, cs=cs: run_ours(p, cs), paths)
-            rows.append(summarise(f'ours (OpenCV, {cs})', sec, out, keys, gt))
         title = f'Toy scenes {size}x{size}, {len(paths)} images, {sum(map(len, gt.values()))} GT'
-        print_table(title, rows, True)
-        results['sets'].append(dict(name=title, rows=rows))
+        results['sets'].append(run_set(title, paths, keys, gt, ref, args.methods))
     if ref is not None and not args.no_photos:
         paths = [osp.join(photo_dir, n) for n in PHOTOS if osp.exists(osp.join(photo_dir, n))]
         keys = {p: osp.basename(p) for p in paths}
-        rows = []
-        sec, out = measure(lambda p: run_reference(ref, p), paths)
-        rows.append(summarise('official (pure Python, skimage)', sec, out, keys, None))
-        for cs in args.color_spaces:
-            sec, out = measure(lambda p, cs=cs: run_ours(p, cs), paths)
-            rows.append(summarise(f'ours (OpenCV, {cs})', sec, out, keys, None))
         title = f'scikit-image photos ({", ".join(keys.values())}), no GT'
-        print_table(title, rows, False)
-        results['sets'].append(dict(name=title, rows=rows))
+        results['sets'].append(run_set(title, paths, keys, None, ref, args.methods))
     if args.out_json:
         with open(args.out_json, 'w') as f:
             json.dump(results, f, indent=1)

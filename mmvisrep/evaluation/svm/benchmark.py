@@ -167,7 +167,7 @@ def run_svm_benchmark(cfg,
     config's ``svm.low_shot``. Per-class (full) and per-(run, k) (low-shot) results are cached in
     ``<work_dir>/svm_cache/`` so that an interrupted run resumes.
     """
-    from mmvisrep.proposals.io import atomic_write_json
+    from mmvisrep.utils.atomic_io import atomic_write_json
 
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')

@@ -13,13 +13,13 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from mmvisrep.utils.atomic_io import atomic_save_npy
 from mmvisrep.utils.weight_conversion import (detect_arch, list_prefixes, load_checkpoint_file,
                                               resolve_ema_prefix, select_prefix)
 
@@ -166,23 +166,6 @@ def extract_features(model: nn.Module,
 
 
 # --------------------------------------------------------------------------- cache
-def _atomic_save_npy(array: np.ndarray, path: str) -> None:
-    """``np.save`` through a temporary sibling file and ``os.replace``."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.save(f, array)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def checkpoint_fingerprint(checkpoint: Optional[str]) -> dict:
     """What identifies the weights in the cache key: path, size and modification time."""
     if checkpoint in (None, RANDOM_INIT):
@@ -222,7 +205,7 @@ def load_cached(paths: Dict[str, str], key: str) -> Optional[Tuple[np.ndarray, n
 
 def save_cached(paths: Dict[str, str], feats: np.ndarray, labels: np.ndarray, meta: dict):
     """Write features and labels, then the meta json that marks the split as finished."""
-    from mmvisrep.proposals.io import atomic_write_text
-    _atomic_save_npy(feats, paths['features'])
-    _atomic_save_npy(labels, paths['labels'])
+    from mmvisrep.utils.atomic_io import atomic_write_text
+    atomic_save_npy(feats, paths['features'])
+    atomic_save_npy(labels, paths['labels'])
     atomic_write_text(json.dumps(meta, indent=1, sort_keys=True, default=str), paths['meta'])

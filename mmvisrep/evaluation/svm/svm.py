@@ -272,7 +272,7 @@ def _run_tasks(fn: Callable, tasks: List[tuple], n_jobs: int, desc: str,
 
 def _save(path: Optional[str], key: str, result: dict):
     if path is not None:
-        from mmvisrep.proposals.io import atomic_write_json
+        from mmvisrep.utils.atomic_io import atomic_write_json
         atomic_write_json(dict(key=key, result=result), path)
 
 
