@@ -1,6 +1,8 @@
 from . import transforms  # noqa: F401
+from .localized_narratives import LocalizedNarrativesDataset
 from .orl_dataset import ORLDataset
 from .proposal_dataset import SoCoProposalDataset
 from .toy_stuff_dataset import ToySceneStuffDataset
 
 __all__ = ['ORLDataset', 'SoCoProposalDataset', 'ToySceneStuffDataset']
+__all__ += ['LocalizedNarrativesDataset']

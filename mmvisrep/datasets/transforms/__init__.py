@@ -1,5 +1,8 @@
 from . import box_ops  # noqa: F401
+from .captions import TokenizeUtterances
 from .orl_patches import LoadORLNeighbour, ORLCropPatch, ORLSampleRoIPairs
 from .soco_views import SoCoViews
+from .traces import LNRandomFlip, LNRandomResizedCrop, RenderTraceMaps
 
 __all__ = ['LoadORLNeighbour', 'ORLCropPatch', 'ORLSampleRoIPairs', 'SoCoViews']
+__all__ += ['LNRandomFlip', 'LNRandomResizedCrop', 'RenderTraceMaps', 'TokenizeUtterances']

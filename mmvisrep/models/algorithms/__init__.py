@@ -1,4 +1,5 @@
+from .loctex import LocTex
 from .orl import ORL
 from .soco import SoCo
 
-__all__ = ['ORL', 'SoCo']
+__all__ = ['ORL', 'SoCo', 'LocTex']
