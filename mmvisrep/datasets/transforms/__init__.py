@@ -1,4 +1,5 @@
 from . import box_ops  # noqa: F401
+from .caption_tokenize import TokenizeCaption
 from .captions import TokenizeUtterances
 from .orl_patches import LoadORLNeighbour, ORLCropPatch, ORLSampleRoIPairs
 from .soco_views import SoCoViews
@@ -6,3 +7,4 @@ from .traces import LNRandomFlip, LNRandomResizedCrop, RenderTraceMaps
 
 __all__ = ['LoadORLNeighbour', 'ORLCropPatch', 'ORLSampleRoIPairs', 'SoCoViews']
 __all__ += ['LNRandomFlip', 'LNRandomResizedCrop', 'RenderTraceMaps', 'TokenizeUtterances']
+__all__ += ['TokenizeCaption']

@@ -1,0 +1,482 @@
+"""CC3M-style image-caption lists (TSV with a header, or JSON Lines) read through a byte-offset
+index.
+
+A one-off scan validates every line and keeps three numpy arrays per file (byte offset,
+length, line number: 24 bytes a sample, no Python objects per sample), cached next to the file
+(or in a cache dir) and keyed by the file's size, mtime and the parsing options.
+``get_data_info`` reads its line with ``os.pread`` and parses it. Malformed lines (file:line)
+and empty captions are logged, counted and left out at indexing time (``on_error='raise'``:
+the first malformed line raises); unreadable images are counted and skipped at load time.
+"""
+import hashlib
+import json
+import logging
+import os
+import os.path as osp
+from array import array
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset, force_full_init
+from mmengine.dist import barrier, get_dist_info
+from mmengine.fileio import join_path
+from mmengine.logging import print_log
+from mmengine.utils import is_abs
+from mmpretrain.registry import DATASETS
+
+from ..localized_narratives import _FileHandles, _save_npz_atomic
+from .skips import EMPTY_CAPTION, MALFORMED_RECORD, SkipCounter, SkipUnreadableMixin
+
+INDEX_VERSION = 1
+FORMATS = {'.tsv': 'tsv', '.jsonl': 'jsonl', '.ndjson': 'jsonl'}
+_BOM = b'\xef\xbb\xbf'
+_KEEP = 1000  # bad / empty lines remembered per file (for logs from a cached index)
+
+
+class LineRecordError(ValueError):
+    """A line that is not a valid image-caption record."""
+
+
+def infer_format(path: str, file_format: Optional[str] = None) -> str:
+    """'tsv' or 'jsonl', given or from the extension (.tsv, .jsonl, .ndjson)."""
+    if file_format is not None:
+        if file_format not in ('tsv', 'jsonl'):
+            raise ValueError(f"file_format must be 'tsv' or 'jsonl', got {file_format!r}")
+        return file_format
+    fmt = FORMATS.get(osp.splitext(path)[1].lower())
+    if fmt is None:
+        raise ValueError(f'cannot tell the format of {path} from its extension (.tsv, .jsonl '
+                         "or .ndjson); set file_format='tsv' or 'jsonl'")
+    return fmt
+
+
+def tsv_layout(header: bytes, path: str, image_key: str, caption_key: str) -> Tuple[int, ...]:
+    """``(image_column, caption_column, num_columns)`` from a TSV header line."""
+    try:
+        names = header.rstrip(b'\r\n').decode('utf-8').split('\t')
+    except UnicodeDecodeError as e:
+        raise ValueError(f'{path}:1: the TSV header is not UTF-8 ({e})') from None
+    missing = [k for k in (image_key, caption_key) if k not in names]
+    if missing:
+        raise ValueError(f'{path}:1: the TSV header {names} lacks the column(s) {missing}; '
+                         'the first line must name the columns (or set tsv_columns)')
+    return names.index(image_key), names.index(caption_key), len(names)
+
+
+def parse_line(body: bytes,
+               fmt: str,
+               layout: Sequence,
+               image_key: str = 'image',
+               caption_key: str = 'caption') -> Tuple[str, str]:
+    """``(image, caption)`` of one line (without its newline); raises ``LineRecordError``.
+
+    The caption is returned stripped and may be empty (the caller decides); the image must be
+    a non-empty string. TSV fields are taken verbatim (no quoting or escapes).
+    """
+    if fmt == 'tsv':
+        image_col, caption_col, num_cols = layout
+        parts = body.split(b'\t')
+        if len(parts) != num_cols:
+            raise LineRecordError(f'expected {num_cols} tab-separated fields, got {len(parts)}')
+        try:
+            image = parts[image_col].decode('utf-8').strip()
+            caption = parts[caption_col].decode('utf-8').strip()
+        except UnicodeDecodeError as e:
+            raise LineRecordError(f'not UTF-8: {e}') from None
+    else:
+        try:
+            rec = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise LineRecordError(f'not valid JSON: {e}') from None
+        if not isinstance(rec, dict):
+            raise LineRecordError(f'expected a JSON object, got {type(rec).__name__}')
+        image, caption = rec.get(image_key), rec.get(caption_key)
+        if not isinstance(image, str):
+            raise LineRecordError(f'"{image_key}" must be a string, got {image!r}'[:200])
+        if not isinstance(caption, str):
+            raise LineRecordError(f'"{caption_key}" must be a string, got {caption!r}'[:200])
+        image, caption = image.strip(), caption.strip()
+    if not image:
+        raise LineRecordError(f'empty "{image_key}"')
+    return image, caption
+
+
+def build_line_index(path: str,
+                     fmt: str,
+                     image_key: str = 'image',
+                     caption_key: str = 'caption',
+                     tsv_columns: Optional[Sequence[str]] = None,
+                     on_error: str = 'skip',
+                     skips: Optional[SkipCounter] = None,
+                     progress: Optional[bool] = None) -> Dict[str, np.ndarray]:
+    """Scan one file, validating every line; return its index arrays.
+
+    Keys: ``offset``, ``length`` (bytes, without the newline), ``line`` (1-based), all int64;
+    ``layout`` (TSV: image column, caption column, number of columns); ``meta`` = [version,
+    size, mtime_ns, num_malformed, num_blank, num_empty_caption]; ``bad_line`` /
+    ``bad_message`` / ``empty_line`` (the first 1000). Each malformed line and empty caption is
+    passed to ``skips`` (logged with file:line); ``on_error='raise'`` raises on the first
+    malformed line instead.
+    """
+    if on_error not in ('skip', 'raise'):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    from tqdm import tqdm
+    skips = skips or SkipCounter('ImageTextFileDataset')
+    stat = os.stat(path)
+    if progress is None:
+        progress = stat.st_size > (64 << 20)
+    offsets, lengths, lines = array('q'), array('q'), array('q')
+    bad_lines, bad_msgs, empty_lines = [], [], []
+    num_bad = num_blank = num_empty = 0
+    layout: Tuple[int, ...] = ()
+    if fmt == 'tsv' and tsv_columns is not None:
+        layout = tsv_layout('\t'.join(tsv_columns).encode(), path, image_key, caption_key)
+    pos = 0
+    with open(path, 'rb') as f, tqdm(
+            total=stat.st_size,
+            unit='B',
+            unit_scale=True,
+            disable=not progress,
+            desc=f'indexing {osp.basename(path)}') as bar:
+        for lineno, raw in enumerate(f, 1):
+            body = raw.rstrip(b'\r\n')
+            if lineno == 1 and body.startswith(_BOM):
+                body, skip_bom = body[len(_BOM):], len(_BOM)
+            else:
+                skip_bom = 0
+            if fmt == 'tsv' and not layout:
+                layout = tsv_layout(body, path, image_key, caption_key)
+            elif not body.strip():
+                num_blank += 1
+            else:
+                try:
+                    _, caption = parse_line(body, fmt, layout, image_key, caption_key)
+                except LineRecordError as e:
+                    if on_error == 'raise':
+                        raise ValueError(f'{path}:{lineno}: malformed image-caption line: '
+                                         f'{e}') from None
+                    num_bad += 1
+                    if len(bad_lines) < _KEEP:
+                        bad_lines.append(lineno)
+                        bad_msgs.append(str(e)[:500])
+                    skips.add(MALFORMED_RECORD, f'{path}:{lineno}', str(e)[:500])
+                else:
+                    if caption:
+                        offsets.append(pos + skip_bom)
+                        lengths.append(len(body))
+                        lines.append(lineno)
+                    else:
+                        num_empty += 1
+                        if len(empty_lines) < _KEEP:
+                            empty_lines.append(lineno)
+                        skips.add(EMPTY_CAPTION, f'{path}:{lineno}')
+            pos += len(raw)
+            if lineno % 4096 == 0:
+                bar.update(pos - bar.n)
+        bar.update(pos - bar.n)
+    if fmt == 'tsv' and not layout:
+        raise ValueError(f'{path}: empty TSV file (no header line)')
+    return dict(
+        offset=np.frombuffer(offsets, np.int64).copy(),
+        length=np.frombuffer(lengths, np.int64).copy(),
+        line=np.frombuffer(lines, np.int64).copy(),
+        layout=np.array(layout, np.int64),
+        meta=np.array(
+            [INDEX_VERSION, stat.st_size, stat.st_mtime_ns, num_bad, num_blank, num_empty],
+            np.int64),
+        bad_line=np.array(bad_lines, np.int64),
+        bad_message=np.array(bad_msgs, dtype=str) if bad_msgs else np.zeros(0, 'U1'),
+        empty_line=np.array(empty_lines, np.int64))
+
+
+def default_cache_dir() -> str:
+    """``$MMVISREP_CACHE/image_text_index`` (default ``~/.cache/mmvisrep/image_text_index``)."""
+    root = os.environ.get('MMVISREP_CACHE', osp.join('~', '.cache', 'mmvisrep'))
+    return osp.join(osp.expanduser(root), 'image_text_index')
+
+
+def _options_digest(fmt, image_key, caption_key, tsv_columns) -> str:
+    text = json.dumps([INDEX_VERSION, fmt, image_key, caption_key, tsv_columns])
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()[:16]
+
+
+def index_cache_path(path: str, digest: str, cache_dir: Optional[str] = None) -> str:
+    """``<file>.<options digest>.itindex.npz`` next to the file or in ``cache_dir``."""
+    if cache_dir is None:
+        return f'{path}.{digest}.itindex.npz'
+    where = hashlib.sha1(osp.abspath(path).encode('utf-8')).hexdigest()[:16]
+    return osp.join(cache_dir, f'{osp.basename(path)}.{where}.{digest}.itindex.npz')
+
+
+def load_or_build_line_index(path: str,
+                             fmt: str,
+                             image_key: str = 'image',
+                             caption_key: str = 'caption',
+                             tsv_columns: Optional[Sequence[str]] = None,
+                             cache: Union[str, None, bool] = 'auto',
+                             on_error: str = 'skip',
+                             skips: Optional[SkipCounter] = None,
+                             progress: Optional[bool] = None,
+                             read_only: bool = False) -> Dict[str, np.ndarray]:
+    """The index of ``path``: from its cache when still valid (same size, mtime and options),
+    else built and cached. ``cache``: 'auto' (next to the file, else ``default_cache_dir()``),
+    a directory, or None/False (no cache). ``read_only``: never build, {} without a cache.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'image-caption file not found: {path}')
+    stat = os.stat(path)
+    columns = list(tsv_columns) if tsv_columns is not None else None
+    digest = _options_digest(fmt, image_key, caption_key, columns)
+    use_cache = cache not in (None, False, '')
+    if cache == 'auto':
+        candidates = [
+            index_cache_path(path, digest),
+            index_cache_path(path, digest, default_cache_dir())
+        ]
+    else:
+        candidates = [index_cache_path(path, digest, str(cache))] if use_cache else []
+    for candidate in candidates:
+        index = _load_cached(candidate, stat)
+        if index is not None:
+            _report_cached(path, index, candidate, skips)
+            return index
+    if read_only:
+        return {}
+    index = build_line_index(path, fmt, image_key, caption_key, columns, on_error, skips, progress)
+    for candidate in candidates:
+        try:
+            _save_npz_atomic(index, candidate)
+            break
+        except OSError as e:
+            print_log(
+                f'image-caption index: cannot write {candidate} ({e})',
+                logger='current',
+                level=logging.WARNING)
+    return index
+
+
+def _load_cached(cache: str, stat: os.stat_result) -> Optional[Dict[str, np.ndarray]]:
+    if not osp.isfile(cache):
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as data:
+            index = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError):
+        return None
+    meta = index.get('meta')
+    if meta is None or list(meta[:3]) != [INDEX_VERSION, stat.st_size, stat.st_mtime_ns]:
+        return None
+    return index
+
+
+def _report_cached(path: str, index: dict, cache: str, skips: Optional[SkipCounter]) -> None:
+    """Log the skips recorded in a cached index (they were logged one by one when built)."""
+    num_bad, num_empty = int(index['meta'][3]), int(index['meta'][5])
+    if skips is not None:
+        skips.counts[MALFORMED_RECORD] += num_bad
+        skips.counts[EMPTY_CAPTION] += num_empty
+    if not (num_bad or num_empty):
+        return
+    shown = [
+        f'{path}:{line}: {msg}'
+        for line, msg in zip(index['bad_line'][:10], index['bad_message'][:10])
+    ]
+    shown += [f'{path}:{line}: empty caption' for line in index['empty_line'][:10]]
+    print_log(
+        f'{path}: {num_bad} malformed line(s) and {num_empty} empty caption(s) skipped (from '
+        f'the index cache {cache}; first ones:)' + ''.join('\n  ' + s for s in shown),
+        logger='current',
+        level=logging.WARNING)
+
+
+@DATASETS.register_module()
+class ImageTextFileDataset(SkipUnreadableMixin, BaseDataset):
+    """Image-caption pairs listed in TSV (with a header) or JSONL files, e.g. CC3M.
+
+    TSV: the first line names the columns; the columns ``image_key`` and ``caption_key`` are
+    used, others ignored (fields are taken verbatim: no quoting, so captions cannot contain
+    tabs or newlines). JSONL: one object per line with the keys ``image_key`` and
+    ``caption_key``. ``image``: a path relative to ``data_prefix['img_path']`` or absolute.
+
+    Each sample has ``img_path``, ``caption`` (stripped) and ``ann_source`` (``file:line``).
+    Skips, counted and logged (see ``skips.py``): malformed lines and empty captions at index
+    time (``on_error='raise'``: a malformed line raises); unreadable images at load time
+    (training: replaced by another sample; ``test_mode``: error). Counts of index-time skips
+    are in ``index_skips``.
+
+    Args:
+        ann_file (str | list[str]): File(s), relative to ``data_root`` unless absolute.
+        data_root (str): Root of ``ann_file`` and ``data_prefix``.
+        data_prefix (str | dict): Image root (``dict(img_path=...)``). Defaults to ''.
+        file_format (str | None): 'tsv' or 'jsonl'; None: from the extension.
+        image_key (str): Column / key of the image path. Defaults to 'image'.
+        caption_key (str): Column / key of the caption. Defaults to 'caption'.
+        tsv_columns (list[str] | None): Column names of a TSV without a header line.
+        index_cache (str | None): 'auto', a directory, or None (no cache).
+        on_error (str): 'skip' (default) or 'raise' for malformed lines.
+        max_reported_errors (int): Skips of one reason logged one by one. Defaults to 20.
+        index_progress (bool | None): tqdm bar while indexing; None: for files over 64 MiB.
+        **kwargs: Other ``BaseDataset`` arguments; ``serialize_data`` is ignored.
+    """
+
+    METAINFO = dict(dataset_name='image-caption list')
+
+    def __init__(self,
+                 ann_file: Union[str, Sequence[str]],
+                 data_root: str = '',
+                 data_prefix: Union[str, dict] = '',
+                 file_format: Optional[str] = None,
+                 image_key: str = 'image',
+                 caption_key: str = 'caption',
+                 tsv_columns: Optional[Sequence[str]] = None,
+                 index_cache: Union[str, None] = 'auto',
+                 on_error: str = 'skip',
+                 max_reported_errors: int = 20,
+                 index_progress: Optional[bool] = None,
+                 **kwargs):
+        if on_error not in ('skip', 'raise'):
+            raise ValueError(f"ImageTextFileDataset: on_error must be 'skip' or 'raise', got "
+                             f'{on_error!r}')
+        if isinstance(data_prefix, str):
+            data_prefix = dict(img_path=data_prefix)
+        self.file_format = file_format
+        self.image_key = image_key
+        self.caption_key = caption_key
+        self.tsv_columns = list(tsv_columns) if tsv_columns is not None else None
+        self.index_cache = index_cache
+        self.on_error = on_error
+        self.index_progress = index_progress
+        self.skips = SkipCounter('ImageTextFileDataset', max_reported=max_reported_errors)
+        self.index_skips: Dict[str, int] = {}
+        self._handles = _FileHandles()
+        self._index: Dict[str, np.ndarray] = {}
+        kwargs.pop('serialize_data', None)
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            serialize_data=False,
+            **kwargs)
+
+    def _join_prefix(self):
+        files = [self.ann_file] if isinstance(self.ann_file, str) else list(self.ann_file or [])
+        if not files or not all(isinstance(f, str) and f for f in files):
+            raise ValueError('ImageTextFileDataset: ann_file must be a path or a list of them, '
+                             f'got {self.ann_file!r}')
+        self.ann_files = [
+            f if is_abs(f) or not self.data_root else join_path(self.data_root, f) for f in files
+        ]
+        self.formats = [infer_format(f, self.file_format) for f in self.ann_files]
+        self.ann_file = self.ann_files[0] if len(self.ann_files) == 1 else list(self.ann_files)
+        for key, prefix in self.data_prefix.items():
+            if not isinstance(prefix, str):
+                raise TypeError(f'data_prefix[{key!r}] must be a string, got {type(prefix)}')
+            if not is_abs(prefix) and self.data_root:
+                self.data_prefix[key] = join_path(self.data_root, prefix)
+        self.data_prefix.setdefault('img_path', self.data_root or '')
+
+    def _file_index(self, path: str, fmt: str) -> Dict[str, np.ndarray]:
+        """One file's index; under DDP rank 0 builds it while the others wait for the cache."""
+        kwargs = dict(
+            fmt=fmt,
+            image_key=self.image_key,
+            caption_key=self.caption_key,
+            tsv_columns=self.tsv_columns,
+            cache=self.index_cache,
+            on_error=self.on_error,
+            skips=self.skips,
+            progress=self.index_progress)
+        rank, world = get_dist_info()
+        if world > 1 and self.index_cache not in (None, False, ''):
+            index = load_or_build_line_index(path, **kwargs) if rank == 0 else {}
+            barrier()
+            return index if rank == 0 else load_or_build_line_index(path, **kwargs)
+        return load_or_build_line_index(path, **kwargs)
+
+    def full_init(self):
+        if self._fully_initialized:
+            return
+        before = dict(self.skips.counts)
+        parts = [self._file_index(p, f) for p, f in zip(self.ann_files, self.formats)]
+        self.layouts = [tuple(int(v) for v in p['layout']) for p in parts]
+        index = dict(
+            file=np.concatenate(
+                [np.full(len(p['offset']), i, np.int32) for i, p in enumerate(parts)]),
+            offset=np.concatenate([p['offset'] for p in parts]),
+            length=np.concatenate([p['length'] for p in parts]),
+            line=np.concatenate([p['line'] for p in parts]))
+        self.index_skips = {
+            k: int(self.skips.counts[k] - before.get(k, 0))
+            for k in (MALFORMED_RECORD, EMPTY_CAPTION)
+        }
+        if len(index['offset']) == 0:
+            raise ValueError(f'ImageTextFileDataset: no valid image-caption line in '
+                             f'{self.ann_files} (skipped: {self.index_skips})')
+        self._index = index
+        if self._indices is not None:
+            self._index = self._select(self._indices)
+        self._fully_initialized = True
+        skipped = sum(self.index_skips.values())
+        print_log(
+            f'ImageTextFileDataset: {len(self)} image-caption pairs from {len(self.ann_files)} '
+            f'file(s); skipped lines: {self.skips.summary(self.index_skips)}',
+            logger='current',
+            level=logging.WARNING if skipped else logging.INFO)
+
+    def _select(self, indices) -> Dict[str, np.ndarray]:
+        """Index rows by mmengine's subset rule: int n = first n (negative: last n)."""
+        if isinstance(indices, (int, np.integer)):
+            n = len(self._index['offset'])
+            rows = np.arange(n)[:indices] if indices >= 0 else np.arange(n)[indices:]
+        else:
+            rows = np.asarray(indices, dtype=np.int64)
+        return {k: v[rows] for k, v in self._index.items()}
+
+    @force_full_init
+    def get_subset_(self, indices) -> None:
+        self._index = self._select(indices)
+
+    @force_full_init
+    def get_subset(self, indices) -> 'ImageTextFileDataset':
+        sub = self._copy_without_annotation()
+        sub._index = self._select(indices)
+        return sub
+
+    @force_full_init
+    def __len__(self) -> int:
+        return len(self._index['offset'])
+
+    def sample_source(self, idx: int) -> str:
+        """``file:line`` of sample ``idx``."""
+        ix = self._index
+        return f'{self.ann_files[ix["file"][idx]]}:{ix["line"][idx]}'
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        """Read and parse line ``idx``: ``img_path``, ``caption``, ``sample_idx``,
+        ``ann_source``."""
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f'ImageTextFileDataset: index {idx} out of range ({n})')
+        idx = int(idx) % n
+        ix = self._index
+        file_id = int(ix['file'][idx])
+        path = self.ann_files[file_id]
+        where = f'{path}:{ix["line"][idx]}'
+        raw = self._handles.pread(path, int(ix['length'][idx]), int(ix['offset'][idx]))
+        try:
+            image, caption = parse_line(raw, self.formats[file_id], self.layouts[file_id],
+                                        self.image_key, self.caption_key)
+        except LineRecordError as e:
+            raise ValueError(f'{where}: {e} (the file changed after it was indexed? the index '
+                             'cache is keyed by size and mtime)') from None
+        prefix = self.data_prefix['img_path']
+        img_path = image if is_abs(image) or not prefix else join_path(prefix, image)
+        return dict(img_path=img_path, caption=caption, sample_idx=idx, ann_source=where)
+
+    def __repr__(self) -> str:
+        head = f'Dataset {self.__class__.__name__}'
+        body = [f'Annotation files: {self.ann_files}', f'Image prefix: {self.data_prefix}']
+        if self._fully_initialized:
+            body.insert(0, f'Number of samples: {len(self)}')
+        return '\n'.join([head] + ['    ' + b for b in body])
