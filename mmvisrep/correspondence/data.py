@@ -10,6 +10,7 @@ from typing import Dict, Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
+from mmvisrep.utils.image_io import read_rgb
 from .boxes import BoxFilter
 from .crops import resize_center_crop, to_chw_tensor
 
@@ -24,22 +25,7 @@ def load_rgb(path: str, ignore_exif: bool = False) -> np.ndarray:
     EXIF orientation is applied as by mmpretrain's ``LoadImageFromFile`` unless ``ignore_exif``
     (the official ORL code reads images with PIL, which ignores it).
     """
-    import mmcv
-    from mmengine.fileio import get
-    try:
-        content = get(path)
-    except FileNotFoundError:
-        raise ImageReadError(f'image file not found: {path}') from None
-    except OSError as err:
-        raise ImageReadError(f'cannot read {path}: {err}') from None
-    flag = 'color_ignore_orientation' if ignore_exif else 'color'
-    try:
-        img = mmcv.imfrombytes(content, flag=flag, channel_order='rgb', backend='cv2')
-    except Exception as err:  # cv2 raises cv2.error for broken bytes
-        raise ImageReadError(f'cannot decode image {path}: {err}') from None
-    if img is None:
-        raise ImageReadError(f'cannot decode image {path} ({len(content)} bytes)')
-    return img
+    return read_rgb(path, ImageReadError, ignore_exif)
 
 
 def image_paths(img_dir: str, file_names: Sequence[str]):

@@ -16,14 +16,14 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from mmvisrep.utils.atomic_io import atomic_write_json, load_json
+from mmvisrep.utils.resume import meta_mismatch, progress_bar
 from .data import GlobalViews, image_paths
 from .layouts import ImageList, knn_json, read_coco_images
 from .model import default_device
 from .retrieval import knn_search
-from .store import ChunkStore, atomic_save_npy, digest, shard_chunks
+from .store import ChunkStore, atomic_save_npy, digest, plan_shard
 
 FORMAT_VERSION = 1
 FEATS_DIR = 'knn_feats'
@@ -53,12 +53,10 @@ def _check_run(path: str, meta: dict, overwrite: bool):
     """Refuse to mix a run into a folder holding another one (unless ``overwrite``)."""
     if overwrite or not osp.isfile(path):
         return
-    found = load_json(path, 'run file').get('meta', {})
-    for key, value in meta.items():
-        if found.get(key) != value:
-            raise ValueError(f'{path} belongs to a different run ({key}: {found.get(key)!r} '
-                             f'there, {value!r} now); use another --out-dir, the same '
-                             'arguments, or --overwrite to recompute this shard')
+    reason = meta_mismatch(load_json(path, 'run file').get('meta', {}), meta)
+    if reason:
+        raise ValueError(f'{path} belongs to a different run ({reason}); use another --out-dir, '
+                         'the same arguments, or --overwrite to recompute this shard')
 
 
 def extract_shard(encoder_factory: Callable,
@@ -88,26 +86,13 @@ def extract_shard(encoder_factory: Callable,
     run_file = osp.join(root, 'run.json')
     _check_run(run_file, meta, overwrite)
     store = ChunkStore(root, meta, len(images), chunk_size)
-    chunks = shard_chunks(len(images), chunk_size, index, count)
-    if overwrite:
-        for c in chunks:
-            store.remove(c)
+    todo, items, summary = plan_shard(store, index, count, overwrite)
     atomic_write_json(
         dict(
             meta=meta, ann_files=[osp.abspath(a) for a in ann_files],
             img_dir=osp.abspath(img_dir)), run_file)
     atomic_write_json(
         dict(file_name=images.file_names, id=images.ids), osp.join(root, 'images.json'))
-    todo = store.missing(chunks)
-    items = [i for c in todo for i in range(*store.range(c))]
-    shard_images = sum(len(range(*store.range(c))) for c in chunks)
-    summary = dict(
-        shard=f'{index}/{count}',
-        images=shard_images,
-        chunks=len(chunks),
-        computed=len(items),
-        resumed=shard_images - len(items),
-        seconds=0.0)
     if not items:
         summary['skipped'] = True
         return summary
@@ -120,13 +105,8 @@ def extract_shard(encoder_factory: Callable,
     # features do not depend on the shard count
     loader = DataLoader(
         dataset, batch_sampler=_ChunkBatches(todo, store, batch_size), num_workers=workers)
-    bar = tqdm(
-        total=shard_images,
-        initial=summary['resumed'],
-        desc=f'kNN features shard {index}/{count}',
-        unit='img',
-        disable=not progress,
-        dynamic_ncols=True)
+    bar = progress_bar(summary['images'], f'kNN features shard {index}/{count}', progress,
+                       summary['resumed'])
     pending, feats = {}, {}
     try:
         for idx, views in loader:
@@ -210,12 +190,7 @@ def retrieve(out_dir: str,
     bank = torch.from_numpy(bank).to(device)
     tic = time.time()
     index, sims = [], []
-    bar = tqdm(
-        total=len(images),
-        desc='kNN retrieval',
-        unit='img',
-        disable=not progress,
-        dynamic_ncols=True)
+    bar = progress_bar(len(images), 'kNN retrieval', progress)
     for start in range(0, len(images), block_size):
         rows = torch.arange(start, min(start + block_size, len(images)), device=device)
         idx, sim = knn_search(bank[rows], bank, k, rows, block_size)

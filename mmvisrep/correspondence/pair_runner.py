@@ -27,16 +27,16 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from mmvisrep.utils.atomic_io import atomic_write_json, load_json
+from mmvisrep.utils.resume import meta_mismatch, progress_bar
 from .boxes import BoxFilter
 from .crops import crop_boxes_int, crop_resize, to_chw_tensor
 from .data import RoiImages, first_item, image_paths
 from .layouts import load_knn_json, load_proposals, write_correspondence_json
 from .model import default_device
 from .retrieval import top_pairs
-from .store import ArrayCache, ChunkStore, StaleChunkError, digest, shard_chunks
+from .store import ArrayCache, ChunkStore, StaleChunkError, digest, plan_shard, shard_chunks
 
 FORMAT_VERSION = 1
 ROI_DIR = 'roi_feats'
@@ -86,13 +86,11 @@ def prepare_run(out_dir: str,
     """Write ``OUT/run.json``; refuse one that describes other embeddings (unless overwrite)."""
     path = osp.join(out_dir, RUN_FILE)
     if osp.isfile(path) and not overwrite:
-        found = _read_run(out_dir).get('embed', {})
-        for key, value in meta.items():
-            if found.get(key) != value:
-                raise ValueError(f'{path} belongs to a different run ({key}: '
-                                 f'{found.get(key)!r} there, {value!r} now); use another '
-                                 '--out-dir, the same arguments, or --overwrite to recompute '
-                                 "this shard's RoI embeddings")
+        reason = meta_mismatch(_read_run(out_dir).get('embed', {}), meta)
+        if reason:
+            raise ValueError(f'{path} belongs to a different run ({reason}); use another '
+                             '--out-dir, the same arguments, or --overwrite to recompute this '
+                             "shard's RoI embeddings")
     run = dict(
         embed=meta,
         knn_json=osp.abspath(knn_json),
@@ -146,22 +144,8 @@ def embed_shard(encoder_factory: Callable,
                       feat_dtype, checkpoint, chunk_size)
     prepare_run(out_dir, knn_json, proposal_json, img_dir, meta, k, pair_ratio, overwrite)
     store = _roi_store(out_dir, meta)
-    chunks = shard_chunks(len(knn.images), chunk_size, index, count)
-    if overwrite:
-        for c in chunks:
-            store.remove(c)
-    todo = store.missing(chunks)
-    shard_images = sum(len(range(*store.range(c))) for c in chunks)
-    items = [i for c in todo for i in range(*store.range(c))]
-    summary = dict(
-        shard=f'{index}/{count}',
-        images=shard_images,
-        chunks=len(chunks),
-        computed=len(items),
-        resumed=shard_images - len(items),
-        rois=0,
-        fallbacks=0,
-        seconds=0.0)
+    _, items, summary = plan_shard(store, index, count, overwrite)
+    summary.update(rois=0, fallbacks=0)
     if not items:
         summary['skipped'] = True
         return summary
@@ -177,13 +161,8 @@ def embed_shard(encoder_factory: Callable,
     loader = DataLoader(
         dataset, batch_size=1, num_workers=workers, collate_fn=first_item, shuffle=False)
     dtype = np.dtype(feat_dtype)
-    bar = tqdm(
-        total=shard_images,
-        initial=summary['resumed'],
-        desc=f'RoI embeddings shard {index}/{count}',
-        unit='img',
-        disable=not progress,
-        dynamic_ncols=True)
+    bar = progress_bar(summary['images'], f'RoI embeddings shard {index}/{count}', progress,
+                       summary['resumed'])
     record = None
     try:
         for item in loader:
@@ -336,13 +315,7 @@ def mine(out_dir: str,
         pairs=0,
         seconds=0.0)
     tic = time.time()
-    bar = tqdm(
-        total=total,
-        initial=done,
-        desc=f'RoI pairs shard {index}/{count}',
-        unit='img',
-        disable=not progress,
-        dynamic_ncols=True)
+    bar = progress_bar(total, f'RoI pairs shard {index}/{count}', progress, done)
     try:
         for c in todo:
             bboxes, knn_pairs = [], []

@@ -18,6 +18,7 @@ import numpy as np
 
 from mmvisrep.proposals.runner import shard_bounds
 from mmvisrep.utils.atomic_io import atomic_save_npy, atomic_write_json, load_json
+from mmvisrep.utils.resume import meta_mismatch
 
 
 def digest(obj) -> str:
@@ -69,13 +70,10 @@ class ChunkStore:
         if not osp.isfile(path):
             return None
         data = load_json(path, 'chunk file')
-        expected = self.chunk_meta(chunk)
         found = data.get('meta', {}) if isinstance(data, dict) else {}
-        for key, value in expected.items():
-            if found.get(key) != value:
-                raise StaleChunkError(
-                    f'{path} was written by a different run ({key}: {found.get(key)!r} there, '
-                    f'{value!r} now)')
+        reason = meta_mismatch(found, self.chunk_meta(chunk))
+        if reason:
+            raise StaleChunkError(f'{path} was written by a different run ({reason})')
         return data
 
     def done(self, chunk: int) -> bool:
@@ -107,6 +105,30 @@ class ChunkStore:
         paths = glob.glob(osp.join(self.root, 'chunk-*.json'))
         names = {osp.basename(self.path(c)) for c in range(self.num_chunks)}
         return sorted(p for p in paths if osp.basename(p) not in names)
+
+
+def plan_shard(store: ChunkStore, index: int, count: int, overwrite: bool = False):
+    """``(todo, items, summary)`` of shard ``index``/``count`` of ``store``.
+
+    ``todo``: its unfinished chunks (all of them, their files deleted first, with
+    ``overwrite``); ``items``: their item indices; ``summary``: the counts a runner reports
+    (``shard``, ``images``, ``chunks``, ``computed``, ``resumed``, ``seconds``).
+    """
+    chunks = shard_chunks(store.num_items, store.chunk_size, index, count)
+    if overwrite:
+        for c in chunks:
+            store.remove(c)
+    todo = store.missing(chunks)
+    items = [i for c in todo for i in range(*store.range(c))]
+    shard_items = sum(len(range(*store.range(c))) for c in chunks)
+    summary = dict(
+        shard=f'{index}/{count}',
+        images=shard_items,
+        chunks=len(chunks),
+        computed=len(items),
+        resumed=shard_items - len(items),
+        seconds=0.0)
+    return todo, items, summary
 
 
 class ArrayCache:

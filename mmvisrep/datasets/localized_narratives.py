@@ -8,6 +8,7 @@ next to the file (or in a cache dir) and keyed by the file's size and mtime. ``_
 reads one line with ``os.pread`` and parses it. Malformed lines are logged with ``file:line``,
 counted and skipped (or raise, with ``on_error='raise'``), never dropped silently.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -406,10 +407,8 @@ class _FileHandles:
     def close(self):
         if self._pid == os.getpid():
             for fd in self._fds.values():
-                try:
+                with contextlib.suppress(OSError):  # already closed: nothing to release
                     os.close(fd)
-                except OSError:
-                    pass
         self._fds = {}
 
     def __getstate__(self):

@@ -1,1 +1,2 @@
+from . import backbones  # noqa: F401
 from . import algorithms, heads, losses, necks, utils  # noqa: F401

@@ -255,6 +255,18 @@ def _grow(arr, need):
 
 
 @njit(cache=True)
+def _link_pair(node_entry, node_next, head, num_nodes, entry, a, b):
+    """Prepend pair ``entry`` to the entry lists of regions ``a`` and ``b``; new node count."""
+    node_entry[num_nodes] = entry
+    node_next[num_nodes] = head[a]
+    head[a] = num_nodes
+    node_entry[num_nodes + 1] = entry
+    node_next[num_nodes + 1] = head[b]
+    head[b] = num_nodes + 1
+    return num_nodes + 2
+
+
+@njit(cache=True)
 def group_regions(boxes0, sizes0, hists0, pairs, im_size):
     """Merge regions greedily; ``(boxes, merges)`` of every region in the official order.
 
@@ -289,13 +301,7 @@ def group_regions(boxes0, sizes0, hists0, pairs, im_size):
         ent_a[p] = a
         ent_b[p] = b
         sims[p] = similarity(hists, sizes, boxes, a, b, im_size)
-        node_entry[num_nodes] = p
-        node_next[num_nodes] = head[a]
-        head[a] = num_nodes
-        node_entry[num_nodes + 1] = p
-        node_next[num_nodes + 1] = head[b]
-        head[b] = num_nodes + 1
-        num_nodes += 2
+        num_nodes = _link_pair(node_entry, node_next, head, num_nodes, p, a, b)
         heap_size = _heap_push(heap, heap_size, sims, p)
     num_entries = m
     merges = np.empty((max(n - 1, 0), 2), np.int64)
@@ -350,13 +356,7 @@ def group_regions(boxes0, sizes0, hists0, pairs, im_size):
             ent_a[num_entries] = t
             ent_b[num_entries] = other
             sims[num_entries] = similarity(hists, sizes, boxes, t, other, im_size)
-            node_entry[num_nodes] = num_entries
-            node_next[num_nodes] = head[t]
-            head[t] = num_nodes
-            node_entry[num_nodes + 1] = num_entries
-            node_next[num_nodes + 1] = head[other]
-            head[other] = num_nodes + 1
-            num_nodes += 2
+            num_nodes = _link_pair(node_entry, node_next, head, num_nodes, num_entries, t, other)
             heap_size = _heap_push(heap, heap_size, sims, num_entries)
             num_entries += 1
     return boxes[:num_regions].copy(), merges[:num_regions - n].copy()

@@ -23,6 +23,7 @@ then ``PREFIX_selective_search_proposal.json`` (a failed image keeps its place w
 ``PREFIX_selective_search_proposal_stats.json``.
 """
 import collections
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -34,8 +35,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
+from mmvisrep.utils.image_io import read_rgb
+from mmvisrep.utils.resume import meta_mismatch, progress_bar
 from .filters import FilterReport, filter_proposals, parse_strategy
 from .io import (atomic_open, atomic_write_json, atomic_write_json_items, atomic_write_text,
                  chunk_dir, chunk_path, find_shards, load_json, shard_path)
@@ -183,21 +185,7 @@ def shard_bounds(num_images: int, index: int, count: int) -> Tuple[int, int]:
 # --------------------------------------------------------------------------- one image
 def load_image(path: str) -> np.ndarray:
     """RGB uint8 image decoded as mmcv/mmpretrain's loader does (OpenCV, EXIF orientation on)."""
-    import mmcv
-    from mmengine.fileio import get
-    try:
-        content = get(path)
-    except FileNotFoundError:
-        raise ProposalError(f'image file not found: {path}') from None
-    except OSError as err:
-        raise ProposalError(f'cannot read {path}: {err}') from None
-    try:
-        img = mmcv.imfrombytes(content, flag='color', channel_order='rgb', backend='cv2')
-    except Exception as err:  # cv2 raises cv2.error or returns None for broken bytes
-        raise ProposalError(f'cannot decode image {path}: {err}') from None
-    if img is None:
-        raise ProposalError(f'cannot decode image {path} ({len(content)} bytes)')
-    return img
+    return read_rgb(path, ProposalError)
 
 
 def compute_proposals(path: str, params: dict) -> Tuple[List[int], List[List[int]]]:
@@ -223,10 +211,9 @@ def _init_worker(params: Optional[dict] = None):
     numba backend once per process, not per image (from numba's on-disk cache)."""
     cv2.setNumThreads(1)
     if params is not None and params.get('backend') == 'numba':
-        try:
+        # never crash-loop the pool: if loading fails, each image then reports the error
+        with contextlib.suppress(Exception):
             warmup_numba()
-        except Exception:  # never crash-loop the pool: each image then reports the error
-            pass
 
 
 def _make_pool(workers: int, params: Optional[dict] = None):
@@ -252,12 +239,10 @@ def _keys_digest(keys: Sequence[str]) -> str:
 
 def _check_meta(found: dict, expected: dict, path: str):
     """Refuse to resume from a file written for other images or other parameters."""
-    for name, value in expected.items():
-        if found.get(name) != value:
-            raise ValueError(
-                f'{path} was written by a different run ({name}: {found.get(name)!r} there, '
-                f'{value!r} now); use another output directory, the same arguments, or '
-                '--overwrite to recompute this shard')
+    reason = meta_mismatch(found, expected)
+    if reason:
+        raise ValueError(f'{path} was written by a different run ({reason}); use another output '
+                         'directory, the same arguments, or --overwrite to recompute this shard')
 
 
 def _load_done(path: str, expected: dict) -> Optional[dict]:
@@ -338,13 +323,8 @@ def run_shard(images: Sequence[Tuple[str, str]],
     summary['resumed'] = sum(len(chunks[c]) for c, r in enumerate(results) if r is not None)
     tasks = [(k, p, params) for c in todo for k, p in chunks[c]]
 
-    bar = tqdm(
-        total=len(shard_images),
-        initial=summary['resumed'],
-        desc=f'selective search shard {index}/{count}',
-        unit='img',
-        disable=not progress,
-        dynamic_ncols=True)
+    bar = progress_bar(
+        len(shard_images), f'selective search shard {index}/{count}', progress, summary['resumed'])
     if tasks and params.get('backend') == 'numba':
         warmup_numba()  # compile or load once here: a missing numba fails now, clearly
     pool = _make_pool(workers, params) if workers > 1 and tasks else None

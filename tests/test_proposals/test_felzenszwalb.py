@@ -103,7 +103,7 @@ def test_segmentation_matches_the_skimage_algorithm(seed, size):
         labels, count = felzenszwalb(img, scale, sigma, min_size)
         assert labels.dtype == np.int32 and count == ref.max() + 1 > 1
         assert np.array_equal(labels, ref), (scale, sigma, min_size)
-    skimage = pytest.importorskip('skimage.segmentation')  # not a dependency of the project
+    import skimage.segmentation as skimage  # requirements/tests.txt
     assert np.array_equal(
         felzenszwalb(img, 300, 0.9, 20)[0],
         skimage.felzenszwalb(img * (1.0 / 255), scale=300, sigma=0.9, min_size=20))

@@ -40,7 +40,8 @@ def test_loctex_toy_pipeline(toy_scenes, tmp_path):
     assert state['meta']['iter'] == 3  # 12 narratives, batch 4
     scalars = next(work.glob('*/vis_data/scalars.json')).read_text().splitlines()
     losses = [json.loads(line) for line in scalars if 'loss' in line]
-    assert losses and all(k in losses[0] for k in ('loss_contrastive', 'loss_attention')), losses[0]
+    assert losses and all(k in losses[0]
+                          for k in ('loss_contrastive', 'loss_attention')), losses[0]
 
     vis = tmp_path / 'attention'
     _run([
@@ -51,17 +52,23 @@ def test_loctex_toy_pipeline(toy_scenes, tmp_path):
     assert len(list(vis.glob('*.png'))) == 2
 
     exported = tmp_path / 'loctex_mmdet.pth'
-    _run(['tools/model_converters/extract_weights.py', str(ckpt), str(exported), '--target', 'mmdet'])
+    _run([
+        'tools/model_converters/extract_weights.py',
+        str(ckpt),
+        str(exported), '--target', 'mmdet'
+    ])
     det = tmp_path / 'maskrcnn'
-    data = [f'{name}.dataset.data_root={toy_scenes}/'
-            for name in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    data = [
+        f'{name}.dataset.data_root={toy_scenes}/'
+        for name in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
     ann = f'{toy_scenes}/annotations/instances_val2017.json'
     log = _run([
         'tools/train.py', MASK_RCNN, '--work-dir',
         str(det), '--cfg-options', *data, f'val_evaluator.ann_file={ann}',
         f'test_evaluator.ann_file={ann}', f'model.backbone.init_cfg.checkpoint={exported}',
-        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1'
     ])
     assert 'Loads checkpoint' in log or 'load checkpoint' in log.lower()
     assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' in log

@@ -19,6 +19,7 @@ for _var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMBA_NUM_THREADS', 'OPENBLA
     os.environ.setdefault(_var, '1')
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -35,13 +36,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _status_mib(field: str) -> float:
     """A memory field of /proc/self/status (VmRSS, VmHWM) in MiB; ru_maxrss elsewhere."""
-    try:
+    with contextlib.suppress(OSError):  # no /proc (not Linux): fall back to getrusage
         with open('/proc/self/status') as f:
             for line in f:
                 if line.startswith(field + ':'):
                     return int(line.split()[1]) / 1024
-    except OSError:
-        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

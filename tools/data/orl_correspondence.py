@@ -18,10 +18,10 @@ Examples::
 
 See docs/orl_stage2.md for the files and the differences from the official scripts.
 """
-import argparse
 import os
-import sys
-import time
+
+from mmvisrep.utils.cli import (TOOL_ERRORS, add_chunk_size_arg, add_device_progress_args,
+                                add_shard_arg, run_subcommand, subcommand_parser)
 
 
 def _number(text: str):
@@ -39,22 +39,11 @@ def _add_mining_args(parser):
         '--pair-ratio',
         type=float,
         help='pairs per (query, neighbour) = int(ratio x query RoIs), >= 1 (default: 0.1)')
-    parser.add_argument('--device', help='cuda or cpu (default: cuda when available)')
-    parser.add_argument('--no-progress', action='store_true', help='hide progress bars')
-
-
-def _add_shard_arg(parser):
-    parser.add_argument(
-        '--shard',
-        metavar='I/N',
-        help='process shard I of N (0-based). Default: torchrun RANK/WORLD_SIZE, else slurm '
-        '(SLURM_ARRAY_TASK_ID/COUNT x SLURM_PROCID/NTASKS), else 0/1')
+    add_device_progress_args(parser)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    parser, sub = subcommand_parser(__doc__)
 
     gen = sub.add_parser(
         'generate',
@@ -72,7 +61,7 @@ def parse_args(argv=None):
         help='{"bbox": [[[x, y, w, h], ...] per image]} in the kNN json\'s image order')
     gen.add_argument('--img-dir', required=True, help='folder of the file_name paths')
     gen.add_argument('--out-dir', required=True, help='output folder')
-    _add_shard_arg(gen)
+    add_shard_arg(gen)
     flt = gen.add_argument_group('RoI filter (defaults: ORL; 0 switches a rule off)')
     flt.add_argument('--min-size', type=_number, default=96, help='minimum w and h (96)')
     flt.add_argument('--max-ratio', type=_number, default=3, help='maximum w/h and h/w (3)')
@@ -92,11 +81,7 @@ def parse_args(argv=None):
         choices=['float16', 'float32'],
         help='stored RoI embeddings (default: float16, half the disk; float32 for exactness)')
     emb.add_argument('--workers', type=int, default=2, help='image decoding processes')
-    emb.add_argument(
-        '--chunk-size',
-        type=int,
-        default=256,
-        help='images per resume point (must be the same for all shards; default: 256)')
+    add_chunk_size_arg(emb, default=256)
     emb.add_argument(
         '--ignore-exif',
         action='store_true',
@@ -116,7 +101,7 @@ def parse_args(argv=None):
         description='Needs every RoI chunk. Resumable per chunk.')
     mine.add_argument('--out-dir', required=True, help='the --out-dir of generate')
     mine.add_argument('--knn-json', help='kNN json (default: the one generate used)')
-    _add_shard_arg(mine)
+    add_shard_arg(mine)
     _add_mining_args(mine)
 
     mrg = sub.add_parser(
@@ -226,14 +211,8 @@ def run_merge(args):
 def main(argv=None):
     parser, args = parse_args(argv)
     from mmvisrep.correspondence.data import ImageReadError
-    start = time.time()
-    try:
-        dict(generate=run_generate, mine=run_mine, merge=run_merge)[args.command](args)
-    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError, ImageReadError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f'{parser.prog} {args.command}: error: {message}', file=sys.stderr)
-        sys.exit(2)
-    print(f'Done in {time.time() - start:.1f}s')
+    run_subcommand(parser, args, dict(generate=run_generate, mine=run_mine, merge=run_merge),
+                   TOOL_ERRORS + (ImageReadError, ))
 
 
 if __name__ == '__main__':

@@ -15,10 +15,10 @@ Examples::
 
 See docs/orl_stage2.md for the files and the differences from the official notebook.
 """
-import argparse
 import os
-import sys
-import time
+
+from mmvisrep.utils.cli import (TOOL_ERRORS, add_chunk_size_arg, add_device_progress_args,
+                                add_shard_arg, run_subcommand, subcommand_parser)
 
 
 def _add_retrieval_args(parser):
@@ -34,14 +34,11 @@ def _add_retrieval_args(parser):
         type=int,
         default=1024,
         help='queries per similarity block (memory: block x images floats)')
-    parser.add_argument('--device', help='cuda or cpu (default: cuda when available)')
-    parser.add_argument('--no-progress', action='store_true', help='hide progress bars')
+    add_device_progress_args(parser)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    parser, sub = subcommand_parser(__doc__)
     ext = sub.add_parser(
         'extract',
         help='embed the images of one shard (then retrieve once every shard is done)',
@@ -58,20 +55,12 @@ def parse_args(argv=None):
         'then unlabeled2017)')
     ext.add_argument('--img-dir', required=True, help='folder of the file_name paths')
     ext.add_argument('--out-dir', required=True, help='output folder (knn_feats/ and the json)')
-    ext.add_argument(
-        '--shard',
-        metavar='I/N',
-        help='process shard I of N (0-based). Default: torchrun RANK/WORLD_SIZE, else slurm '
-        '(SLURM_ARRAY_TASK_ID/COUNT x SLURM_PROCID/NTASKS), else 0/1')
+    add_shard_arg(ext)
     ext.add_argument('--resize', type=int, default=256, help='shorter side (default: 256)')
     ext.add_argument('--crop-size', type=int, default=224, help='center crop (default: 224)')
     ext.add_argument('--batch-size', type=int, default=64, help='images per forward')
     ext.add_argument('--workers', type=int, default=2, help='data loading processes')
-    ext.add_argument(
-        '--chunk-size',
-        type=int,
-        default=1024,
-        help='images per resume point (must be the same for all shards; default: 1024)')
+    add_chunk_size_arg(ext, default=1024)
     ext.add_argument(
         '--ignore-exif',
         action='store_true',
@@ -148,14 +137,8 @@ def run_extract(args):
 def main(argv=None):
     parser, args = parse_args(argv)
     from mmvisrep.correspondence.data import ImageReadError
-    start = time.time()
-    try:
-        dict(extract=run_extract, retrieve=_retrieve)[args.command](args)
-    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError, ImageReadError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f'{parser.prog} {args.command}: error: {message}', file=sys.stderr)
-        sys.exit(2)
-    print(f'Done in {time.time() - start:.1f}s')
+    run_subcommand(parser, args, dict(extract=run_extract, retrieve=_retrieve),
+                   TOOL_ERRORS + (ImageReadError, ))
 
 
 if __name__ == '__main__':

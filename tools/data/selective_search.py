@@ -22,10 +22,10 @@ Examples::
 
 See docs/proposals.md for the output files and the differences from the official generator.
 """
-import argparse
 import os.path as osp
-import sys
-import time
+
+from mmvisrep.utils.cli import (TOOL_ERRORS, add_chunk_size_arg, add_shard_arg, run_subcommand,
+                                subcommand_parser)
 
 
 def _add_filter_arg(parser, default='ratio3size0308post'):
@@ -44,11 +44,8 @@ def _add_filter_arg(parser, default='ratio3size0308post'):
 
 def parse_args(argv=None):
     """Command-line arguments of the three subcommands."""
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog='Run "%(prog)s COMMAND --help" for the options of a command.')
-    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    parser, sub = subcommand_parser(
+        __doc__, epilog='Run "%(prog)s COMMAND --help" for the options of a command.')
 
     gen = sub.add_parser(
         'generate',
@@ -70,14 +67,9 @@ def parse_args(argv=None):
     gen.add_argument('--out-dir', required=True, help='output directory (shards/ and the json)')
     gen.add_argument(
         '--workers', type=int, default=1, help='processes for this shard (default: 1)')
-    gen.add_argument(
-        '--shard',
-        metavar='I/N',
-        help='process shard I of N (0-based). Default: torchrun RANK/WORLD_SIZE, else slurm '
-        '(SLURM_ARRAY_TASK_ID/COUNT x SLURM_PROCID/NTASKS), else 0/1')
-    gen.add_argument(
-        '--chunk-size',
-        type=int,
+    add_shard_arg(gen)
+    add_chunk_size_arg(
+        gen,
         default=256,
         help='images per resume point: a killed run loses at most the chunk(s) in flight '
         '(default: %(default)s)')
@@ -263,14 +255,8 @@ def run_filter(args):
 
 def main(argv=None):
     parser, args = parse_args(argv)
-    start = time.time()
-    try:
-        dict(generate=run_generate, merge=run_merge, filter=run_filter)[args.command](args)
-    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError, ImportError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f'{parser.prog} {args.command}: error: {message}', file=sys.stderr)
-        sys.exit(2)
-    print(f'Done in {time.time() - start:.1f}s')
+    run_subcommand(parser, args, dict(generate=run_generate, merge=run_merge, filter=run_filter),
+                   TOOL_ERRORS + (ImportError, ))
 
 
 if __name__ == '__main__':

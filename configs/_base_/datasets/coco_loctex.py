@@ -73,13 +73,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
     dict(type='RenderTraceMaps', grid=attention_grid, max_utterances=max_utterances),
-    dict(
-        type='TokenizeUtterances',
-        tokenizer=tokenizer,
-        max_length=max_length,
-        max_utterances=max_utterances),
-    dict(type='PackInputs', algorithm_keys=loctex_algorithm_keys, meta_keys=loctex_meta_keys),
-]
+] + train_pipeline[-2:]  # tokenised and packed as in training
 
 train_dataset_coco = dict(
     type=dataset_type,

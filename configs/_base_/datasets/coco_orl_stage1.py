@@ -39,25 +39,8 @@ view_pipeline1 = [
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.),
     dict(type='Solarize', thr=128, prob=0.),
 ]
-view_pipeline2 = [
-    dict(
-        type='RandomResizedCrop',
-        scale=crop_size,
-        crop_ratio_range=(0.08, 1.),
-        interpolation='bilinear',
-        backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
+# view 2: the same with blur p 0.1 and solarize p 0.2
+view_pipeline2 = view_pipeline1[:-2] + [
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
     dict(type='Solarize', thr=128, prob=0.2),
 ]

@@ -17,38 +17,9 @@
 _base_ = './coco_orl_stage1.py'
 
 patch_size = 96
-patch_pipeline1 = [
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.),
-    dict(type='Solarize', thr=128, prob=0.),
-]
-patch_pipeline2 = [
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
-    dict(type='Solarize', thr=128, prob=0.2),
-]
+# the patch pipelines are the global views' without their random resized crop
+patch_pipeline1 = _base_.view_pipeline1[1:]
+patch_pipeline2 = _base_.view_pipeline2[1:]
 crop_patch = dict(type='ORLCropPatch', size=patch_size, interpolation='bilinear', backend='pillow')
 orl_roi_pairs = dict(
     type='ORLSampleRoIPairs',

@@ -12,31 +12,6 @@ max_length = 64
 max_utterances = 32
 tokenizer = dict(type='AutoTokenizer', name_or_path='tests/data/bert_vocab')
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='LNRandomResizedCrop',
-        scale=crop_size,
-        crop_ratio_range=(0.2, 1.0),
-        aspect_ratio_range=(3. / 4., 4. / 3.)),
-    dict(type='LNRandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)
-        ],
-        prob=0.8),
-    dict(type='RenderTraceMaps', grid=attention_grid, max_utterances=max_utterances),
-    dict(
-        type='TokenizeUtterances',
-        tokenizer=tokenizer,
-        max_length=max_length,
-        max_utterances=max_utterances),
-    dict(
-        type='PackInputs',
-        algorithm_keys={{_base_.loctex_algorithm_keys}},
-        meta_keys={{_base_.loctex_meta_keys}}),
-]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
@@ -46,11 +21,15 @@ test_pipeline = [
         tokenizer=tokenizer,
         max_length=max_length,
         max_utterances=max_utterances),
-    dict(
-        type='PackInputs',
-        algorithm_keys={{_base_.loctex_algorithm_keys}},
-        meta_keys={{_base_.loctex_meta_keys}}),
+    _base_.test_pipeline[-1],  # PackInputs of the LocTex keys
 ]
+# coco_loctex.py's augmentation at crop_size (crop; flip with word swap, colour jitter), then
+# traces, tokens and packing as in testing
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(_base_.train_pipeline[1], scale=crop_size),  # LNRandomResizedCrop
+    *_base_.train_pipeline[2:4],  # LNRandomFlip, colour jitter
+] + test_pipeline[2:]
 
 train_dataset_coco = dict(
     type='LocalizedNarrativesDataset',

@@ -47,28 +47,16 @@ train_dataloader = dict(
             dict(type='PackInputs'),
         ]))
 
+# the paper's SGD (lr scaled to batch 32) and schedule, shortened to 10 epochs
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.4 * 32 / 512, momentum=0.9, weight_decay=1e-4))
+    optimizer=dict(_base_.optim_wrapper.optimizer, lr=0.4 * 32 / 512))
 max_epochs = 10
 warmup_epochs = 1
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        end_factor=1.,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs,
-        eta_min=0.,
-        by_epoch=True,
-        begin=0,
-        end=max_epochs),
+    dict(_base_.param_scheduler[0], end=warmup_epochs),
+    dict(_base_.param_scheduler[1], T_max=max_epochs, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs)
 

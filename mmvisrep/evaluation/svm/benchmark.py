@@ -193,30 +193,16 @@ def run_svm_benchmark(cfg,
         num_test=int(x_test.shape[0]),
         classes=list(classes),
         time=datetime.datetime.now().isoformat(timespec='seconds'))
+    inputs = (x_train, t_train, x_test, t_test, classes, settings)
     common = dict(n_jobs=n_jobs, features_key=data['key'], progress=progress, logger=logger)
     if mode in ('full', 'both'):
-        results['full'] = run_full(
-            x_train,
-            t_train,
-            x_test,
-            t_test,
-            classes,
-            settings,
-            cache_dir=osp.join(cache, 'full'),
-            **common)
+        results['full'] = run_full(*inputs, cache_dir=osp.join(cache, 'full'), **common)
         if logger:
             logger.info(f'VOC07 SVM (full, {name}, {results["dims"]}-d):\n'
                         f'{format_full(results["full"])}')
     if mode in ('low-shot', 'both'):
         results['low_shot'] = run_low_shot(
-            x_train,
-            t_train,
-            x_test,
-            t_test,
-            classes,
-            settings,
-            cache_dir=osp.join(cache, 'low_shot'),
-            **common)
+            *inputs, cache_dir=osp.join(cache, 'low_shot'), **common)
         if logger:
             logger.info(f'VOC07 low-shot SVM ({name}, {settings["low_shot"]["runs"]} runs):\n'
                         f'{format_low_shot(results["low_shot"])}')

@@ -1,5 +1,7 @@
 from .loctex import LocTex
+from .mug import MUG
 from .orl import ORL
+from .semantic_vlp import SemanticVLP
 from .soco import SoCo
 
-__all__ = ['ORL', 'SoCo', 'LocTex']
+__all__ = ['ORL', 'SoCo', 'LocTex', 'MUG', 'SemanticVLP']
