@@ -4,12 +4,14 @@ A pretraining checkpoint holds the whole self-supervised model (online and momen
 necks, heads) plus optimizer and message-hub state. Downstream code wants only the backbone (and
 sometimes the neck or RoI head), under the key names of its own modules, in a file that loads with
 ``torch.load(weights_only=True)``. This module does that selection and key conversion for mmdet,
-mmseg, mmpretrain, torchvision and detectron2, and publishes slimmed training checkpoints.
+mmseg (``VisionTransformer`` and the BEiT-style ``MAE`` backbone), mmpretrain, torchvision and
+detectron2, and publishes slimmed training checkpoints.
 SoCo checkpoints are recognised and exported for mmdet with their FPN and box head (FPN variant)
 or with res5 as the C4 RoI head's shared head (C4 variant), as SoCo's official converter does.
 """
 import datetime
 import hashlib
+import inspect
 import logging
 import os
 import os.path as osp
@@ -22,8 +24,15 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
-TARGETS = ('mmdet', 'mmseg', 'mmpretrain', 'torchvision', 'detectron2')
-OPENMMLAB_TARGETS = ('mmdet', 'mmseg', 'mmpretrain')
+TARGETS = ('mmdet', 'mmseg', 'mmseg-mae', 'mmpretrain', 'torchvision', 'detectron2')
+# targets whose file is ``{'state_dict', 'meta'}`` for an OpenMMLab model
+OPENMMLAB_TARGETS = ('mmdet', 'mmseg', 'mmseg-mae', 'mmpretrain')
+# targets whose configs can load extra submodules (--include) from the file
+INCLUDE_TARGETS = ('mmdet', 'mmseg', 'mmpretrain')
+# mmseg's ``MAE`` backbone (BEiT-style layers), e.g. mmseg's mae/*upernet* ADE20K recipe
+MMSEG_MAE = 'mmseg-mae'
+# what a mmpretrain ViT pretrained with the default LayerNorm needs downstream (not in the weights)
+LN_EPS_NOTE = "norm_cfg=dict(type='LN', eps=1e-6) (or the eps used in pretraining)"
 
 # Momentum (EMA) encoders in mmpretrain wrap ``nn.Sequential(backbone, neck)`` in an averaged
 # model: BYOL ``target_net``, MoCo v3 ``momentum_encoder``, MoCo v2 / DenseCL ``encoder_k``.
@@ -328,7 +337,7 @@ def convert_vit_to_mmseg(sd: Dict[str, torch.Tensor],
     """
     notes = [] if notes is None else notes
     # not visible in the weights: mmpretrain's ViT uses LN eps=1e-6, mmseg's default is 1e-5
-    notes.append("norm_cfg=dict(type='LN', eps=1e-6) (or the eps used in pretraining)")
+    notes.append(LN_EPS_NOTE)
     out = OrderedDict()
     embed_dims = None
     for key, val in sd.items():
@@ -413,6 +422,259 @@ def convert_vit_to_mmseg(sd: Dict[str, torch.Tensor],
     return out
 
 
+def _square_size(img_size, what: str) -> int:
+    """Return the side of a square ``img_size`` given as an int or a pair."""
+    if isinstance(img_size, (tuple, list)):
+        if len(img_size) == 1:
+            img_size = img_size[0]
+        elif len(img_size) == 2 and int(img_size[0]) == int(img_size[1]):
+            img_size = img_size[0]
+        else:
+            raise ValueError(f'{what}: img_size {tuple(img_size)} is not square; mmseg\'s MAE '
+                             'loader (resize_abs_pos_embed / resize_rel_pos_embed) supports '
+                             'square patch grids only')
+    if isinstance(img_size, bool) or not isinstance(img_size, (int, np.integer)) or \
+            int(img_size) <= 0:
+        raise ValueError(f'{what}: img_size must be a positive int, got {img_size!r}')
+    return int(img_size)
+
+
+def _resize_abs_pos_embed(pos_embed: torch.Tensor, grid: int) -> torch.Tensor:
+    """Resize a square ``(1, 1 + g*g, C)`` position embedding to ``grid`` x ``grid`` patches.
+
+    Bicubic, ``align_corners=False``, class-token row kept: the operation of mmseg
+    ``MAE.resize_abs_pos_embed``, so the file loads to the same numbers as an unresized one.
+    """
+    src = int(round((pos_embed.shape[1] - 1)**0.5))
+    if src * src != pos_embed.shape[1] - 1:
+        raise ValueError(f'pos_embed of shape {tuple(pos_embed.shape)} is not 1 + a square grid')
+    if src == grid:
+        return pos_embed.clone()
+    tokens = pos_embed[:, 1:].reshape(1, src, src, -1).permute(0, 3, 1, 2)
+    tokens = torch.nn.functional.interpolate(
+        tokens.float(), size=(grid, grid), mode='bicubic', align_corners=False)
+    tokens = tokens.permute(0, 2, 3, 1).flatten(1, 2).to(pos_embed.dtype)
+    return torch.cat([pos_embed[:, :1], tokens], dim=1)
+
+
+def convert_vit_to_mmseg_mae(
+        sd: Dict[str, torch.Tensor],
+        img_size,
+        num_heads: int,
+        final_norm: bool = False,
+        notes: Optional[List[str]] = None) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """Convert an mmpretrain ``VisionTransformer`` / ``MAEViT`` to mmseg's ``MAE`` backbone.
+
+    Returns ``(state_dict, backbone_kwargs)``: bare keys for ``MAE.init_weights`` (which loads
+    the whole file, ignores ``init_cfg.prefix``) and the ``MAE`` arguments it fits. The layers
+    share the mmpretrain names (``layers.i.ln1/attn.qkv/attn.proj/ln2/ffn``, ``patch_embed``,
+    ``cls_token``, ``pos_embed``). Added with values that keep the function of the ViT:
+    ``gamma_1``/``gamma_2`` (the ViT's layer scales, else ones), zero q/k/v biases if the ViT had
+    none, and per layer a zero ``relative_position_bias_table`` for the ``img_size // patch``
+    grid (a table of another size would send mmseg into scipy's removed ``interp2d``);
+    ``pos_embed`` is resized to that grid the way mmseg resizes it. Dropped: the final norm
+    ``ln1`` unless ``final_norm`` (mmseg's MAE recipe builds ``final_norm=False``) and ``ln2``
+    (the norm after average pooling). Not written: the ``relative_position_index`` buffers,
+    which the model builds for its grid and mmseg's loader pops from any checkpoint (for ViT-B
+    at 512 px they would add 100 MB). A ViT without class token or with ``pre_norm`` has no MAE
+    equivalent and is rejected.
+    """
+    what = f'--target {MMSEG_MAE}'
+    notes = [] if notes is None else notes
+    if 'pos_embed' not in sd or 'patch_embed.projection.weight' not in sd:
+        raise ValueError(f'{what}: needs a ViT with pos_embed and patch_embed.projection, got '
+                         f'keys such as {list(sd)[:5]}')
+    if 'cls_token' not in sd:
+        raise ValueError(f'{what}: the ViT has no class token, but mmseg\'s MAE always prepends '
+                         'one and attends to it; use --target mmseg (with_cls_token=False)')
+    if any(k.startswith('pre_norm.') for k in sd):
+        raise ValueError(f'{what}: the ViT has a pre-norm (pre_norm=True), which mmseg\'s MAE '
+                         'lacks; use --target mmseg (pre_norm=True)')
+    embed_dims = sd['pos_embed'].shape[-1]
+    kh, kw = sd['patch_embed.projection.weight'].shape[-2:]
+    if kh != kw:
+        raise ValueError(f'{what}: non-square patches {kh}x{kw} are not supported by MAE')
+    patch = int(kh)
+    side = _square_size(img_size, what)
+    grid = side // patch
+    if grid < 1:
+        raise ValueError(f'{what}: img_size {side} is smaller than the patch size {patch}')
+    if num_heads is None or int(num_heads) < 1 or embed_dims % int(num_heads):
+        raise ValueError(f'{what}: num_heads={num_heads!r} must be a positive divisor of '
+                         f'embed_dims={embed_dims}')
+    num_heads = int(num_heads)
+    if final_norm and 'ln1.weight' not in sd:
+        raise ValueError(f'{what}: final_norm=True asked, but the ViT has no final norm ln1')
+
+    out, dropped = OrderedDict(), []
+    out['cls_token'] = sd['cls_token'].clone()
+    out['pos_embed'] = _resize_abs_pos_embed(sd['pos_embed'], grid)
+    for key, val in sd.items():
+        if key in ('cls_token', 'pos_embed'):
+            continue
+        m = re.match(r'layers\.(\d+)\.(.+)$', key)
+        if m:
+            idx, rest = m.group(1), m.group(2)
+            if rest == 'attn.gamma1.weight':
+                out[f'layers.{idx}.gamma_1'] = val.clone()
+            elif rest == 'ffn.gamma2.weight':
+                out[f'layers.{idx}.gamma_2'] = val.clone()
+            elif re.match(
+                    r'(ln[12]\.(weight|bias)|attn\.(qkv|proj)\.(weight|bias)|'
+                    r'ffn\.layers\.\d+(\.0)?\.(weight|bias))$', rest):
+                out[key] = val.clone()
+            else:
+                raise ValueError(f'{what}: ViT key {key!r} has no counterpart in mmseg\'s MAE '
+                                 '(e.g. SwiGLU FFN or extra attention parameters)')
+        elif key.startswith('patch_embed.projection.'):
+            out[key] = val.clone()
+        elif key.startswith('ln1.') and final_norm:
+            out[key] = val.clone()
+        elif key.startswith(('ln1.', 'ln2.')):
+            dropped.append(key)
+        else:
+            raise ValueError(f'{what}: ViT key {key!r} has no counterpart in mmseg\'s MAE')
+    if dropped:
+        print_log(
+            f'{what}: dropping {", ".join(dropped)} (ln1: the final norm, unused with '
+            'final_norm=False as in mmseg\'s MAE recipe, see --final-norm; ln2: the norm after '
+            'average pooling, which MAE lacks)',
+            logger='current')
+    if 'patch_embed.projection.bias' not in out:
+        out['patch_embed.projection.bias'] = sd['pos_embed'].new_zeros(embed_dims)
+
+    layer_ids = sorted({int(k.split('.')[1]) for k in sd if k.startswith('layers.')})
+    if layer_ids != list(range(len(layer_ids))) or not layer_ids:
+        raise ValueError(f'{what}: expected layers 0..N-1, found {layer_ids}')
+    hidden = sd.get('layers.0.ffn.layers.0.0.weight')
+    if hidden is None or hidden.shape[0] % embed_dims:
+        raise ValueError(f'{what}: the FFN hidden size must be an integer multiple of '
+                         f'embed_dims={embed_dims} (MAE takes an int mlp_ratio)')
+    mlp_ratio = hidden.shape[0] // embed_dims
+    fc_ids = sorted({
+        int(m.group(1))
+        for k in sd
+        for m in [re.match(r'layers\.0\.ffn\.layers\.(\d+)\.', k)] if m
+    })
+    # identity-valued parameters MAE has and a ViT lacks; BEiTAttention's table has a row per
+    # relative offset in a (grid, grid) window plus 3 for cls->token, token->cls and cls->cls
+    num_relative_distance = (2 * grid - 1)**2 + 3
+    ones, zeros = torch.ones(embed_dims), torch.zeros(embed_dims)
+    for i in layer_ids:
+        pre = f'layers.{i}.'
+        out.setdefault(pre + 'gamma_1', ones.clone())
+        out.setdefault(pre + 'gamma_2', ones.clone())
+        out.setdefault(pre + 'attn.qkv.bias', torch.zeros(3 * embed_dims))
+        out.setdefault(pre + 'attn.proj.bias', zeros.clone())
+        out[pre + 'attn.relative_position_bias_table'] = torch.zeros(num_relative_distance,
+                                                                     num_heads)
+    if any(f'layers.{i}.attn.qkv.bias' not in sd for i in layer_ids):
+        print_log(f'{what}: the ViT has no q/k/v biases; writing zeros', logger='current')
+    kwargs = dict(
+        img_size=side,
+        patch_size=patch,
+        embed_dims=embed_dims,
+        num_layers=len(layer_ids),
+        num_heads=num_heads,
+        mlp_ratio=mlp_ratio,
+        num_fcs=len(fc_ids),
+        final_norm=bool(final_norm))
+    notes.extend(f'{k}={v}' for k, v in kwargs.items() if k != 'num_fcs' or v != 2)
+    notes.append(LN_EPS_NOTE)
+    return out, kwargs
+
+
+def read_mmseg_mae_config(path: str) -> dict:
+    """Return ``model.backbone`` of an mmseg config whose backbone is ``MAE``, as a plain dict."""
+    from mmengine.config import Config
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--seg-config: config file not found: {path}')
+    cfg = Config.fromfile(path)
+    backbone = (cfg.get('model') or {}).get('backbone')
+    btype = backbone.get('type') if backbone is not None else None
+    if not isinstance(btype, str) or btype.split('.')[-1] != 'MAE':
+        raise ValueError(f'{path}: model.backbone.type is {btype!r}, not mmseg\'s "MAE"; '
+                         f'--target {MMSEG_MAE} is for MAE backbones (mmseg VisionTransformer: '
+                         '--target mmseg)')
+    backbone = backbone.to_dict() if hasattr(backbone, 'to_dict') else dict(backbone)
+    return backbone
+
+
+def check_mmseg_mae_state_dict(state_dict: Dict[str, torch.Tensor], backbone_cfg: dict,
+                               source: str) -> None:
+    """Build mmseg's ``MAE`` from ``backbone_cfg`` and require exactly its keys and shapes.
+
+    The ``relative_position_index`` buffers are the exception: they are never written (mmseg's
+    ``MAE.init_weights`` drops them from any checkpoint; the model builds them).
+    """
+    from mmseg.models.backbones import MAE
+    kwargs = {k: v for k, v in backbone_cfg.items() if k not in ('type', 'init_cfg', 'pretrained')}
+    model = MAE(**kwargs)
+    expected = {
+        k: tuple(v.shape)
+        for k, v in model.state_dict().items() if not k.endswith('.relative_position_index')
+    }
+    got = {k: tuple(v.shape) for k, v in state_dict.items()}
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    shapes = [
+        f'{k}: file {got[k]} vs model {expected[k]}' for k in sorted(set(got) & set(expected))
+        if got[k] != expected[k]
+    ]
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f'{source}: the encoder does not fit the MAE backbone {kwargs}: missing '
+            f'{missing[:8]}, unexpected {unexpected[:8]}, shape mismatches {shapes[:8]} '
+            '(embed_dims / num_layers / mlp_ratio / patch_size must match the pretrained ViT)')
+
+
+def _mmseg_mae_settings(seg_config: Optional[str], img_size, num_heads: Optional[int],
+                        final_norm: Optional[bool]) -> Tuple[object, int, bool, Optional[dict]]:
+    """Resolve ``(img_size, num_heads, final_norm, backbone_cfg)`` for ``--target mmseg-mae``.
+
+    A config supplies all three (and the backbone the export is checked against); options given
+    as well must agree with it. Without a config ``img_size`` and ``num_heads`` are required.
+    """
+    if seg_config is None:
+        if img_size is None or num_heads is None:
+            raise ValueError(f'--target {MMSEG_MAE} needs --seg-config CONFIG (the mmseg config '
+                             'whose MAE backbone takes the weights) or --img-size and --num-heads '
+                             '(num_heads is not stored in the weights)')
+        return img_size, num_heads, bool(final_norm), None
+    backbone = read_mmseg_mae_config(seg_config)
+    from mmseg.models.backbones import MAE
+    defaults = {
+        name: param.default
+        for name, param in inspect.signature(MAE.__init__).parameters.items()
+    }
+    cfg_values = {
+        key: backbone.get(key, defaults[key])
+        for key in ('img_size', 'num_heads', 'final_norm')
+    }
+    given = dict(img_size=img_size, num_heads=num_heads, final_norm=final_norm)
+    for key, value in given.items():
+        if value is None:
+            continue
+        cfg_value = cfg_values[key]
+        if key == 'img_size':
+            same = _square_size(value, '--img-size') == _square_size(cfg_value, seg_config)
+        else:
+            same = value == cfg_value
+        if not same:
+            raise ValueError(
+                f'--{key.replace("_", "-")} {value} contradicts {seg_config} '
+                f'(model.backbone.{key}={cfg_value!r}); drop the option or the config')
+    norm_cfg = backbone.get('norm_cfg', defaults['norm_cfg'])
+    if float(norm_cfg.get('eps', 1e-5)) != 1e-6:
+        print_log(
+            f'{seg_config}: MAE norm_cfg={norm_cfg}, but mmpretrain ViTs pretrain with LN '
+            'eps=1e-6; the features will differ unless the pretraining used this eps',
+            logger='current',
+            level=logging.WARNING)
+    return (cfg_values['img_size'], cfg_values['num_heads'], bool(cfg_values['final_norm']),
+            backbone)
+
+
 def _count(sd: Dict[str, object]) -> Tuple[int, int, int]:
     """Return (tensor count, parameter values, BN buffer values) of a state dict."""
     n_params = n_buffers = 0
@@ -432,7 +694,11 @@ def extract_weights(checkpoint: str,
                     use_target: bool = False,
                     target_map: Optional[Dict[str, str]] = None,
                     auto: bool = True,
-                    c4_shared_head: Optional[bool] = None) -> dict:
+                    c4_shared_head: Optional[bool] = None,
+                    seg_config: Optional[str] = None,
+                    img_size=None,
+                    num_heads: Optional[int] = None,
+                    final_norm: Optional[bool] = None) -> dict:
     """Build the downstream file content for ``target`` from a pretraining checkpoint.
 
     Returns ``{'state_dict': ..., 'meta': ...}`` (OpenMMLab targets), a bare torchvision state
@@ -442,15 +708,32 @@ def extract_weights(checkpoint: str,
     ``prefix`` gets what SoCo transfers: the FPN and box-head shared convs/fc (FPN variant) or
     res5 as ``roi_head.shared_head.layer4`` (C4 variant). ``c4_shared_head`` forces (True) or
     forbids (False) that res5 move; ``None`` leaves it to the SoCo detection.
+
+    ``target='mmseg-mae'`` (mmseg's ``MAE`` backbone, see :func:`convert_vit_to_mmseg_mae`)
+    takes ``seg_config`` (an mmseg config with an ``MAE`` backbone: it gives ``img_size``,
+    ``num_heads``, ``final_norm``, and the export is checked against that backbone) or
+    ``img_size`` and ``num_heads`` (``final_norm`` defaults to False).
     """
     if target not in TARGETS:
         raise ValueError(f'unknown target {target!r}; choose one of {", ".join(TARGETS)}')
     prefix = _normalize_prefix(prefix)
     includes = [parse_include(s) for s in include]
-    if includes and target not in OPENMMLAB_TARGETS:
+    if includes and target == MMSEG_MAE:
+        raise ValueError(f'--target {MMSEG_MAE}: --include is not supported (mmseg\'s '
+                         'MAE.init_weights loads the file into the backbone only)')
+    if includes and target not in INCLUDE_TARGETS:
         raise ValueError(f'--target {target}: --include is only supported for '
-                         f'{"/".join(OPENMMLAB_TARGETS)} (their configs load submodules by '
+                         f'{"/".join(INCLUDE_TARGETS)} (their configs load submodules by '
                          'prefix); torchvision/detectron2 get the backbone only')
+    mae_options = dict(
+        seg_config=seg_config, img_size=img_size, num_heads=num_heads, final_norm=final_norm)
+    if target != MMSEG_MAE and any(v is not None for v in mae_options.values()):
+        given = ', '.join('--' + k.replace('_', '-') for k, v in mae_options.items()
+                          if v is not None)
+        raise ValueError(f'{given}: only for --target {MMSEG_MAE} (got --target {target})')
+    if target == MMSEG_MAE:
+        img_size, num_heads, final_norm, mae_cfg = _mmseg_mae_settings(
+            seg_config, img_size, num_heads, final_norm)
     target_map = {
         _normalize_prefix(k): _normalize_prefix(v)
         for k, v in (target_map or {}).items()
@@ -489,6 +772,17 @@ def extract_weights(checkpoint: str,
         load_prefix = ''
     elif arch == 'vit_mmseg' and target == 'mmseg':
         load_prefix = ''
+    elif target == MMSEG_MAE:
+        if arch != 'vit':
+            raise ValueError(f'{checkpoint}: --target {MMSEG_MAE} needs an mmpretrain '
+                             f'VisionTransformer/MAEViT backbone under "{src_prefix}", found '
+                             f'{arch} keys such as {list(backbone)[:3]}')
+        backbone, mae_kwargs = convert_vit_to_mmseg_mae(backbone, img_size, num_heads, final_norm,
+                                                        notes)
+        # MAE.init_weights also ignores init_cfg.prefix and loads the whole file, non-strictly
+        load_prefix = ''
+        check_source = f'{checkpoint} -> {seg_config}' if mae_cfg else checkpoint
+        check_mmseg_mae_state_dict(backbone, mae_cfg or dict(mae_kwargs), check_source)
     used_src = {src_prefix: 'backbone.'}
     if c4_shared_head:
         if not any(k.startswith(C4_SOURCE) for k in backbone):
@@ -527,10 +821,12 @@ def extract_weights(checkpoint: str,
     for key in ('epoch', 'iter'):
         if isinstance(src_meta.get(key), int):
             meta[f'source_{key}'] = int(src_meta[key])
+    if target == MMSEG_MAE:
+        meta['seg_config'] = seg_config
     if notes:
         meta['downstream_settings'] = list(notes)
-        print_log(
-            f'mmseg VisionTransformer must be built with {", ".join(notes)}', logger='current')
+        model_name = 'MAE' if target == MMSEG_MAE else 'VisionTransformer'
+        print_log(f'mmseg {model_name} must be built with {", ".join(notes)}', logger='current')
     return {'state_dict': state_dict, 'meta': meta}
 
 

@@ -583,7 +583,8 @@ def test_encoder_keys_fit_mmseg_mae_backbone(mug_checkpoint, tmp_path):
     Its ``init_weights`` loads bare keys with ``strict=False``; what it lacks from a MUG
     encoder are only identity-valued extras (layer scales of 1 with ``init_values=1.0``, a zero
     relative-position table and its index buffer); the final norm is unused by that recipe.
-    tools/model_converters has no target writing such bare-key files yet (see the README).
+    ``extract_weights.py --target mmseg-mae`` writes those extras too (tests/test_tools/
+    test_model_converters.py); this test checks the raw key compatibility it builds on.
     """
     from mmseg.models.backbones import MAE as SegMAE
     model, _ = mug_checkpoint

@@ -452,3 +452,289 @@ def test_errors(byol_ckpt, tmp_path):
     # mmdet / mmpretrain keep ViT keys unchanged
     obj = extract_weights(vit_ckpt, 'mmpretrain')
     assert sorted(obj['state_dict']) == sorted(f'backbone.{k}' for k in vit.state_dict())
+
+
+# ----------------------------------------------------------------------- mmseg MAE backbone
+
+
+def _perturbed(module, seed=0, scale=0.1):
+    """``module`` with every parameter moved off its init (LN, layer scales, tokens too)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.add_(torch.randn(param.shape, generator=gen) * scale)
+    return module
+
+
+def _save_backbone(module, path, extra=None):
+    """Save ``module`` as ``backbone.`` of a pretraining checkpoint (plus ``extra`` tensors)."""
+    state = {f'backbone.{k}': v for k, v in module.state_dict().items()}
+    state.update(extra or {})
+    torch.save({'state_dict': state, 'meta': {'epoch': 3}}, path)
+    return str(path)
+
+
+def _init_and_record(backbone):
+    """Run ``backbone.init_weights()`` and return what its own ``load_state_dict`` reported."""
+    calls = []
+    original = backbone.load_state_dict
+
+    def spy(state_dict, strict=True, **kwargs):
+        result = original(state_dict, strict, **kwargs)
+        calls.append(result)
+        return result
+
+    backbone.load_state_dict = spy
+    try:
+        backbone.init_weights()
+    finally:
+        del backbone.load_state_dict
+    assert len(calls) == 1, 'init_weights did not load the checkpoint through load_state_dict'
+    return calls[0]
+
+
+# mmseg's BEiT.resize_rel_pos_embed pops every `relative_position_index` from the checkpoint
+# before loading (the model builds it for its own grid in __init__), so its loader reports these
+# buffers missing whatever the file holds; the export does not write them.
+_REL_INDEX = re.compile(r'layers\.\d+\.attn\.relative_position_index$')
+
+
+def _rel_index_keys(num_layers):
+    """The relative-position index buffers of an mmseg ``MAE`` with ``num_layers`` layers."""
+    return [f'layers.{i}.attn.relative_position_index' for i in range(num_layers)]
+
+
+@pytest.mark.parametrize('variant', ['maevit', 'layer_scale_no_qkv_bias_final_norm'])
+def test_vit_to_mmseg_mae_identical_outputs(variant, tmp_path):
+    from mmpretrain.models import MAEViT
+    from mmpretrain.models import VisionTransformer as PretrainViT
+    from mmseg.models.backbones import MAE as SegMAE
+    arch = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=128)
+    if variant == 'maevit':  # the MUG / MAE encoder; the MAE recipe has no final norm
+        src = _perturbed(MAEViT(arch=arch, img_size=32, patch_size=8))
+        final_norm, extra_args = False, []
+        ref = PretrainViT(
+            arch=arch,
+            img_size=32,
+            patch_size=8,
+            final_norm=False,
+            out_type='featmap',
+            out_indices=[0, 1])
+        ref.load_state_dict({
+            k: v
+            for k, v in src.state_dict().items() if not k.startswith('ln1.')
+        },
+                            strict=True)
+    else:
+        src = _perturbed(
+            PretrainViT(
+                arch=arch,
+                img_size=32,
+                patch_size=8,
+                qkv_bias=False,
+                layer_scale_init_value=0.1,
+                out_type='featmap',
+                out_indices=[0, 1]))
+        final_norm, extra_args, ref = True, ['--final-norm'], src
+    ckpt = _save_backbone(src, tmp_path / 'vit.pth', {'neck.fc.weight': torch.ones(2, 2)})
+    out = _extract([
+        ckpt,
+        str(tmp_path /
+            'vit_mae.pth'), '--target', 'mmseg-mae', '--img-size', '32', '--num-heads', '2'
+    ] + extra_args)
+    exported = torch.load(out, map_location='cpu')
+    meta = exported['meta']
+    assert meta['init_prefix'] is None and meta['target'] == 'mmseg-mae'
+    assert meta['source_epoch'] == 3 and meta['seg_config'] is None
+    settings = meta['downstream_settings']
+    for item in ('img_size=32', 'patch_size=8', 'embed_dims=32', 'num_layers=2', 'num_heads=2',
+                 'mlp_ratio=4', f'final_norm={final_norm}'):
+        assert item in settings
+    sd = exported['state_dict']
+    assert not any(k.startswith(('backbone.', 'neck.')) for k in sd)  # bare backbone keys
+    assert not any(_REL_INDEX.match(k) for k in sd)
+    assert ('ln1.weight' in sd) == final_norm
+    # what the ViT lacks, with the values that keep its function
+    src_sd = src.state_dict()
+    for i in range(2):
+        if variant == 'maevit':
+            assert torch.equal(sd[f'layers.{i}.gamma_1'], torch.ones(32))
+            assert torch.equal(sd[f'layers.{i}.attn.qkv.bias'],
+                               src_sd[f'layers.{i}.attn.qkv.bias'])
+        else:
+            assert torch.equal(sd[f'layers.{i}.gamma_1'], src_sd[f'layers.{i}.attn.gamma1.weight'])
+            assert torch.equal(sd[f'layers.{i}.gamma_2'], src_sd[f'layers.{i}.ffn.gamma2.weight'])
+            assert torch.equal(sd[f'layers.{i}.attn.qkv.bias'], torch.zeros(96))
+        table = sd[f'layers.{i}.attn.relative_position_bias_table']
+        assert table.shape == ((2 * 4 - 1)**2 + 3, 2) and not table.any()
+
+    def build(img_size=32, **kwargs):
+        return SegMAE(
+            img_size=img_size,
+            patch_size=8,
+            embed_dims=32,
+            num_layers=2,
+            num_heads=2,
+            mlp_ratio=4,
+            init_values=0.1,  # the file's gamma_1/gamma_2 replace the init value
+            out_indices=[0, 1],
+            final_norm=final_norm,
+            norm_cfg=dict(type='LN', eps=1e-6),
+            **kwargs)
+
+    # the file is the backbone's state dict but for the index buffers the model builds itself
+    strict = build()
+    result = strict.load_state_dict(sd, strict=False)
+    assert result.unexpected_keys == []
+    assert result.missing_keys == _rel_index_keys(2)
+    # the real downstream path: init_cfg Pretrained -> MAE.init_weights (bare keys, strict=False)
+    seg = build(init_cfg=dict(type='Pretrained', checkpoint=out))
+    result = _init_and_record(seg)
+    assert result.unexpected_keys == []
+    assert result.missing_keys == _rel_index_keys(2)
+    _assert_same(seg.state_dict(), dict(strict.state_dict()))
+
+    ref.eval()
+    seg.eval()
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want, got = ref(x), seg(x)
+    assert len(got) == 2
+    for a, b in zip(want, got):
+        assert a.shape == b.shape == (2, 32, 4, 4)
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
+
+    # another grid: pos_embed resized as mmseg's own loader would, tables sized for 8 x 8
+    out64 = _extract([
+        ckpt,
+        str(tmp_path /
+            'vit_mae64.pth'), '--target', 'mmseg-mae', '--img-size', '64', '--num-heads', '2'
+    ] + extra_args)
+    sd64 = torch.load(out64, map_location='cpu')['state_dict']
+    seg64 = build(img_size=64)
+    own = seg64.resize_abs_pos_embed({'pos_embed': src_sd['pos_embed'].clone()})['pos_embed']
+    assert sd64['pos_embed'].shape == (1, 65, 32)
+    torch.testing.assert_close(sd64['pos_embed'], own, rtol=0, atol=0)
+    assert sd64['layers.0.attn.relative_position_bias_table'].shape == ((2 * 8 - 1)**2 + 3, 2)
+    shapes64 = {k: v.shape for k, v in seg64.state_dict().items() if not _REL_INDEX.match(k)}
+    assert {k: v.shape for k, v in sd64.items()} == shapes64
+
+
+MUG_TOY_UPERNET = osp.join(REPO,
+                           'configs/mug/benchmarks/toy/upernet_mae-tiny_1xb4-toy_toyscenes.py')
+
+
+def test_mmseg_mae_seg_config_loads_into_toy_upernet(tmp_path):
+    """--seg-config: the toy UperNet MAE config's segmentor loads the export, nothing missing."""
+    from mmpretrain.models import MAEViT
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+
+    # the toy MUG encoder: 192-d, 4 layers, 3 heads, 16 px patches, pretrained on 64 px crops
+    src = _perturbed(
+        MAEViT(
+            arch=dict(embed_dims=192, num_layers=4, num_heads=3, feedforward_channels=768),
+            img_size=64,
+            patch_size=16),
+        scale=0.05)
+    ckpt = _save_backbone(src, tmp_path / 'mug.pth', {'neck.decoder_pos_embed': torch.ones(3)})
+    out = _extract([
+        ckpt,
+        str(tmp_path / 'mug_mae.pth'), '--target', 'mmseg-mae', '--seg-config', MUG_TOY_UPERNET
+    ])
+    exported = torch.load(out, map_location='cpu')
+    assert exported['meta']['seg_config'] == MUG_TOY_UPERNET
+    assert {'img_size=128', 'num_heads=3',
+            'final_norm=False'} <= set(exported['meta']['downstream_settings'])
+    sd = exported['state_dict']
+
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(MUG_TOY_UPERNET)
+    assert cfg.model.backbone.type == 'MAE' and cfg.model.backbone.init_cfg.type == 'Pretrained'
+    cfg.model.backbone.init_cfg.checkpoint = out  # the documented --cfg-options override
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        segmentor = MODELS.build(cfg.model)
+    backbone = segmentor.backbone
+    result = _init_and_record(backbone)
+    assert result.unexpected_keys == []
+    assert result.missing_keys == _rel_index_keys(4)
+    loaded = backbone.state_dict()
+    assert sorted(loaded) == sorted(list(sd) + result.missing_keys)
+    for key, val in sd.items():
+        assert torch.equal(loaded[key], val), key
+    src_sd = src.state_dict()
+    for key in ('layers.3.attn.qkv.weight', 'layers.0.ffn.layers.1.bias', 'cls_token',
+                'patch_embed.projection.weight'):
+        assert torch.equal(loaded[key], src_sd[key]), key
+    assert loaded['pos_embed'].shape == (1, 1 + 8 * 8, 192)  # 4 x 4 -> 8 x 8 grid
+
+    # contradicting options, an encoder that does not fit the config's backbone
+    with pytest.raises(SystemExit, match=r'--num-heads 12 contradicts .*num_heads=3'):
+        _extract([
+            ckpt,
+            str(tmp_path / 'x.pth'), '--target', 'mmseg-mae', '--seg-config', MUG_TOY_UPERNET,
+            '--num-heads', '12'
+        ])
+    narrow = _save_backbone(
+        MAEViT(
+            arch=dict(embed_dims=48, num_layers=4, num_heads=3, feedforward_channels=192),
+            img_size=64,
+            patch_size=16), tmp_path / 'narrow.pth')
+    with pytest.raises(ValueError, match=r'does not fit the MAE backbone.*shape mismatches'):
+        extract_weights(narrow, 'mmseg-mae', seg_config=MUG_TOY_UPERNET)
+
+
+def test_mmseg_mae_errors(byol_ckpt, tmp_path):
+    from mmpretrain.models import VisionTransformer
+    path, _ = byol_ckpt
+    arch = dict(embed_dims=16, num_layers=1, num_heads=2, feedforward_channels=32)
+    vit = VisionTransformer(arch=arch, img_size=16, patch_size=8)
+    vit_ckpt = _save_backbone(vit, tmp_path / 'vit.pth')
+    with pytest.raises(ValueError, match='needs --seg-config CONFIG .* or --img-size and --num'):
+        extract_weights(vit_ckpt, 'mmseg-mae', img_size=16)
+    with pytest.raises(ValueError, match=r'--img-size, --num-heads: only for --target mmseg-mae'):
+        extract_weights(vit_ckpt, 'mmseg', img_size=16, num_heads=2)
+    with pytest.raises(ValueError, match='--include is not supported'):
+        extract_weights(vit_ckpt, 'mmseg-mae', include=['neck'], img_size=16, num_heads=2)
+    with pytest.raises(ValueError, match='num_heads=3 must be a positive divisor'):
+        extract_weights(vit_ckpt, 'mmseg-mae', img_size=16, num_heads=3)
+    with pytest.raises(ValueError, match='img_size .* is not square'):
+        extract_weights(vit_ckpt, 'mmseg-mae', img_size=(16, 32), num_heads=2)
+    with pytest.raises(ValueError, match='needs an mmpretrain VisionTransformer/MAEViT.*resnet'):
+        extract_weights(path, 'mmseg-mae', img_size=32, num_heads=2)  # BYOL ResNet-18
+    no_ln1 = _save_backbone(
+        VisionTransformer(arch=arch, img_size=16, patch_size=8, final_norm=False),
+        tmp_path / 'no_ln1.pth')
+    with pytest.raises(ValueError, match='final_norm=True asked, but the ViT has no final norm'):
+        extract_weights(no_ln1, 'mmseg-mae', img_size=16, num_heads=2, final_norm=True)
+    # ViTs that mmseg's MAE cannot represent are refused, not silently changed
+    no_cls = _save_backbone(
+        VisionTransformer(
+            arch=arch, img_size=16, patch_size=8, with_cls_token=False, out_type='featmap'),
+        tmp_path / 'no_cls.pth')
+    with pytest.raises(ValueError, match='no class token'):
+        extract_weights(no_cls, 'mmseg-mae', img_size=16, num_heads=2)
+    pre_norm = _save_backbone(
+        VisionTransformer(arch=arch, img_size=16, patch_size=8, pre_norm=True),
+        tmp_path / 'pre_norm.pth')
+    with pytest.raises(ValueError, match='pre-norm'):
+        extract_weights(pre_norm, 'mmseg-mae', img_size=16, num_heads=2)
+    swiglu = _save_backbone(
+        VisionTransformer(
+            arch=arch, img_size=16, patch_size=8, layer_cfgs=dict(ffn_type='swiglu_fused')),
+        tmp_path / 'swiglu.pth')
+    with pytest.raises(ValueError, match='has no counterpart in mmseg\'s MAE'):
+        extract_weights(swiglu, 'mmseg-mae', img_size=16, num_heads=2)
+    # a config whose backbone is mmseg's VisionTransformer, not MAE
+    vit_cfg = osp.join(
+        REPO, 'configs/benchmarks/mmsegmentation/toy/upernet_vit-tiny_mln_1xb4-toy_toyscenes.py')
+    with pytest.raises(SystemExit, match='not mmseg\'s "MAE"; --target mmseg-mae is for MAE'):
+        _extract(
+            [vit_ckpt,
+             str(tmp_path / 'x.pth'), '--target', 'mmseg-mae', '--seg-config', vit_cfg])
+    with pytest.raises(SystemExit, match='--seg-config: config file not found'):
+        _extract([
+            vit_ckpt,
+            str(tmp_path / 'x.pth'), '--target', 'mmseg-mae', '--seg-config',
+            str(tmp_path / 'nope.py')
+        ])

@@ -10,6 +10,13 @@ backbone + FPN + box-head shared convs/fc (SoCo-FPN, SoCo*) or backbone + res5 a
 head's ``roi_head.shared_head.layer4`` (SoCo-C4), from the online network; load such a file
 with ``load_from``. ``--no-auto`` exports the backbone only.
 
+``--target mmseg-mae`` writes an mmpretrain ViT / MAEViT (MUG, MAE) for mmseg's BEiT-style
+``MAE`` backbone (mmseg's MAE UperNet recipe), sized for that backbone's config::
+
+    python tools/model_converters/extract_weights.py work_dirs/mug/epoch_400.pth mug_mae.pth \
+        --target mmseg-mae \
+        --seg-config configs/mug/benchmarks/upernet_mae-base_8xb2-amp-160k_ade20k-512x512.py
+
 The output loads with ``torch.load(weights_only=True)``; see docs/transfer.md for the
 matching downstream ``init_cfg`` / ``load_from`` of each target.
 """
@@ -18,17 +25,23 @@ import argparse
 from mmengine.logging import MMLogger
 
 import mmvisrep  # noqa: F401  (allow-lists mmengine checkpoint types for torch.load)
-from mmvisrep.utils.weight_conversion import TARGETS, extract_weights, save_weights, summarize
+from mmvisrep.utils.weight_conversion import (OPENMMLAB_TARGETS, TARGETS, extract_weights,
+                                              save_weights, summarize)
 
 
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(
-        description='Export pretrained weights for mmdet / mmseg / mmpretrain / torchvision / '
-        'detectron2')
+        description='Export pretrained weights for mmdet / mmseg (VisionTransformer or MAE) / '
+        'mmpretrain / torchvision / detectron2')
     parser.add_argument('checkpoint', help='training checkpoint or plain state dict')
     parser.add_argument('out', help='output file')
-    parser.add_argument('--target', required=True, choices=TARGETS, help='downstream codebase')
+    parser.add_argument(
+        '--target',
+        required=True,
+        choices=TARGETS,
+        help='downstream codebase; mmseg-mae: mmseg\'s MAE backbone (BEiT-style ViT) from an '
+        'mmpretrain ViT/MAEViT')
     parser.add_argument(
         '--prefix',
         default='backbone.',
@@ -40,7 +53,7 @@ def parse_args(argv=None):
         default=[],
         metavar='SRC[:DST]',
         help='extra submodules the target can use, exported under DST (default: SRC), '
-        'e.g. "neck" or "roi_head.bbox_head"; OpenMMLab targets only')
+        'e.g. "neck" or "roi_head.bbox_head"; mmdet, mmseg and mmpretrain only')
     parser.add_argument(
         '--use-target',
         action='store_true',
@@ -64,6 +77,27 @@ def parse_args(argv=None):
         '--no-auto',
         action='store_true',
         help='do not recognise SoCo checkpoints: export only --prefix and --include')
+    mae = parser.add_argument_group(
+        'mmseg-mae', 'the mmseg MAE backbone the weights are for (its relative-position tables '
+        'and pos_embed are sized for its patch grid; num_heads is not stored in the weights)')
+    mae.add_argument(
+        '--seg-config',
+        metavar='CONFIG',
+        help='mmseg config whose model.backbone (type MAE) takes the weights: gives img_size, '
+        'num_heads, final_norm, and the export is checked against it (same keys and shapes, '
+        'but for the relative_position_index buffers the model builds itself)')
+    mae.add_argument(
+        '--img-size',
+        type=int,
+        help='without --seg-config: the backbone\'s img_size (square, e.g. 512 for ADE20K)')
+    mae.add_argument(
+        '--num-heads', type=int, help='without --seg-config: the backbone\'s num_heads')
+    mae.add_argument(
+        '--final-norm',
+        action='store_true',
+        default=None,
+        help='without --seg-config: the backbone is built with final_norm=True, export the '
+        'ViT\'s final norm as ln1 (default: dropped, as mmseg\'s MAE recipe has no final norm)')
     return parser.parse_args(argv)
 
 
@@ -86,12 +120,16 @@ def main(argv=None):
             use_target=args.use_target,
             target_map=target_map,
             auto=not args.no_auto,
-            c4_shared_head=args.c4_shared_head)
+            c4_shared_head=args.c4_shared_head,
+            seg_config=args.seg_config,
+            img_size=args.img_size,
+            num_heads=args.num_heads,
+            final_norm=args.final_norm)
     except (OSError, ValueError, TypeError, RuntimeError) as err:
         raise SystemExit(f'extract_weights: error: {err}')
     save_weights(obj, args.out, args.target)
     logger.info(f'{args.checkpoint} -> {args.out}\n{summarize(obj, args.target)}')
-    if args.target in ('mmdet', 'mmseg', 'mmpretrain'):
+    if args.target in OPENMMLAB_TARGETS:
         meta = obj['meta']
         logger.info(f"selection: {meta['selection']}")
         if meta['downstream_load'] == 'load_from':

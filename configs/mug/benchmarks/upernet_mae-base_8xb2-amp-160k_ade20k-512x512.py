@@ -5,13 +5,15 @@
 # 0.1, features of layers 4/6/8/12 through Feature2Pyramid x4/x2/x1/x0.5), UPerHead 768
 # channels, AdamW lr 1e-4, weight decay 0.05, layer decay 0.65, 1500 warm-up iterations then
 # linear (poly 1.0) decay, slide inference (stride 341).
-# Pretrained backbone: --cfg-options model.backbone.init_cfg.checkpoint=PATH, where PATH holds
-#   the encoder under bare mmpretrain ViT names ({'state_dict': {'patch_embed...', 'layers.0...',
-#   ...}}): mmseg's MAE.init_weights loads the whole file non-strictly (resizing pos_embed) and
-#   ignores `prefix`; its layer scales (gamma_1/gamma_2 = 1) and the zero relative-position table
-#   stay at their identity init (configs/mug/README.md, "Transfer"). mmseg's own
-#   VisionTransformer recipe instead: configs/benchmarks/mmsegmentation/
-#   upernet_vit-b16_mln_8xb2-160k_ade20k-512x512.py with extract_weights.py --target mmseg.
+# Pretrained backbone: --cfg-options model.backbone.init_cfg.checkpoint=PATH, where PATH is
+#   written for this config's MAE backbone by
+#     python tools/model_converters/extract_weights.py CKPT PATH --target mmseg-mae \
+#         --seg-config configs/mug/benchmarks/upernet_mae-base_8xb2-amp-160k_ade20k-512x512.py
+#   (bare keys, as mmseg's MAE.init_weights loads the whole file non-strictly and ignores
+#   `prefix`; layer scales gamma_1/gamma_2 = 1 and zero relative-position tables for the 32 x 32
+#   grid added; configs/mug/README.md, "Transfer"). mmseg's own VisionTransformer recipe
+#   instead: configs/benchmarks/mmsegmentation/upernet_vit-b16_mln_8xb2-160k_ade20k-512x512.py
+#   with extract_weights.py --target mmseg.
 # Random-init baseline: --cfg-options model.backbone.init_cfg=None
 _base_ = 'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'
 

@@ -4,8 +4,9 @@
 # of all 4 layers; 128x128 crops, 128-channel UPerHead), the data and the schedule (as the toy
 # UperNet ViT, configs/benchmarks/mmsegmentation/toy/upernet_vit-tiny_mln_1xb4-toy_toyscenes.py);
 # BN replaces SyncBN in the heads and fp32 replaces AMP because the CPU has neither.
-# Pretrained backbone: --cfg-options model.backbone.init_cfg.checkpoint=PATH (bare mmpretrain
-#   ViT keys of the toy MUG encoder, see the paper config)
+# Pretrained backbone: --cfg-options model.backbone.init_cfg.checkpoint=PATH, PATH from
+#   extract_weights.py CKPT PATH --target mmseg-mae --seg-config <this config> (see the paper
+#   config)
 # Random-init baseline: --cfg-options model.backbone.init_cfg=None
 _base_ = [
     '../upernet_mae-base_8xb2-amp-160k_ade20k-512x512.py',
