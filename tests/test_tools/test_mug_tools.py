@@ -223,3 +223,47 @@ def test_iteration_benchmark_tool(tmp_path):
     assert len(result['cpu_s']['mug']) == len(result['cpu_s']['mae']) == 1
     assert json.loads(out.read_text())['batch'] == 2
     assert result['caption_length'] == Config.fromfile(str(TOY)).max_length
+
+
+def _train(config, work_dir, *options):
+    """``tools/train.py CONFIG`` with overrides; return its log."""
+    cmd = [
+        sys.executable, 'tools/train.py',
+        str(config), '--work-dir',
+        str(work_dir), '--cfg-options', *options
+    ]
+    result = subprocess.run(cmd, cwd=REPO, env=PY_ENV, capture_output=True, text=True, timeout=900)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    return log
+
+
+def test_linear_probe_and_upernet_train_from_the_encoder(trained, toy_scenes, tmp_path):
+    """The toy chain's last step: a linear probe and a toy UperNet (mmseg ``MAE`` backbone, the
+    encoder exported with ``--target mmseg-mae``) train from the MUG encoder and report top-1 /
+    mIoU."""
+    root = f'{toy_scenes}/'
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    data = [f'{name}.dataset.data_root={root}' for name in loaders]
+    workers = [f'{name}.num_workers=0' for name in loaders]
+    log = _train(BENCH / 'toy/vit-tiny-p16_1xb32-linear-coslr-toy_toyscenes.py', tmp_path / 'lin',
+                 *data, *workers, f'model.backbone.init_cfg.checkpoint={trained}',
+                 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
+    assert 'accuracy/top1' in log
+
+    seg_cfg = BENCH / 'toy/upernet_mae-tiny_1xb4-toy_toyscenes.py'
+    exported = tmp_path / 'mug_mmseg_mae.pth'
+    subprocess.run([
+        sys.executable, 'tools/model_converters/extract_weights.py',
+        str(trained),
+        str(exported), '--target', 'mmseg-mae', '--seg-config',
+        str(seg_cfg)
+    ],
+                   cwd=REPO,
+                   env=PY_ENV,
+                   check=True,
+                   capture_output=True)
+    log = _train(seg_cfg, tmp_path / 'seg', *data, *workers,
+                 f'model.backbone.init_cfg.checkpoint={exported}', 'train_cfg.max_iters=4',
+                 'train_cfg.val_interval=4', 'default_hooks.checkpoint.interval=4')
+    assert 'mIoU' in log
