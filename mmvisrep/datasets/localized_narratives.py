@@ -8,25 +8,22 @@ next to the file (or in a cache dir) and keyed by the file's size and mtime. ``_
 reads one line with ``os.pread`` and parses it. Malformed lines are logged with ``file:line``,
 counted and skipped (or raise, with ``on_error='raise'``), never dropped silently.
 """
-import contextlib
-import hashlib
 import json
 import os
 import os.path as osp
 import string
-import tempfile
 from array import array
 from fnmatch import fnmatchcase
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
-from mmengine.dist import barrier, get_dist_info
 from mmengine.fileio import join_path
 from mmengine.logging import print_log
-from mmengine.utils import is_abs
 from mmpretrain.registry import DATASETS
 
+from .line_index import (BadLines, LineIndexMixin, LineRows, cache_candidates, cache_root,
+                         iter_lines, load_or_build_index, path_digest, rank0_first)
 from .transforms.traces import check_trace_pipeline
 
 # The fields of the official loader's ``LocalizedNarrative`` namedtuple, in its order.
@@ -174,114 +171,57 @@ def build_ln_index(path: str,
     """
     if on_error not in ('skip', 'raise'):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
-    from tqdm import tqdm
     stat = os.stat(path)
-    if progress is None:
-        progress = stat.st_size > (64 << 20)
-    offsets, lengths, lines, sources = array('q'), array('q'), array('q'), array('h')
+    rows, sources = LineRows(), array('h')
     image_ids: List[bytes] = []
     codes: Dict[str, int] = {}
-    bad_lines, bad_msgs = [], []
-    num_bad = num_blank = 0
-    pos = 0
-    with open(path, 'rb') as f, tqdm(
-            total=stat.st_size,
-            unit='B',
-            unit_scale=True,
-            disable=not progress,
-            desc=f'indexing {osp.basename(path)}') as bar:
-        for lineno, raw in enumerate(f, 1):
-            body = raw.rstrip(b'\r\n')
-            if not body.strip():
-                num_blank += 1
-            else:
-                try:
-                    rec = parse_line(body)
-                except LNRecordError as e:
-                    msg = str(e)[:500]
-                    if on_error == 'raise':
-                        raise ValueError(f'{path}:{lineno}: malformed Localized Narratives '
-                                         f'record: {msg}') from None
-                    num_bad += 1
-                    if len(bad_lines) < 1000:
-                        bad_lines.append(lineno)
-                        bad_msgs.append(msg)
-                    if num_bad <= max_reported:
-                        print_log(
-                            f'{path}:{lineno}: malformed Localized Narratives record skipped: '
-                            f'{msg}',
-                            logger='current',
-                            level=30)
-                else:
-                    code = codes.setdefault(rec['dataset_id'], len(codes))
-                    if code > np.iinfo(np.int16).max:
-                        raise ValueError(f'{path}:{lineno}: more than 32767 dataset_ids')
-                    offsets.append(pos)
-                    lengths.append(len(body))
-                    lines.append(lineno)
-                    sources.append(code)
-                    image_ids.append(rec['image_id'].encode('utf-8'))
-            pos += len(raw)
-            if lineno % 2048 == 0:
-                bar.update(pos - bar.n)
-        bar.update(pos - bar.n)
+    bad = BadLines()
+    num_blank = 0
+    for lineno, pos, raw in iter_lines(path, stat, progress, every=2048):
+        body = raw.rstrip(b'\r\n')
+        if not body.strip():
+            num_blank += 1
+            continue
+        try:
+            rec = parse_line(body)
+        except LNRecordError as e:
+            msg = str(e)[:500]
+            if on_error == 'raise':
+                raise ValueError(f'{path}:{lineno}: malformed Localized Narratives '
+                                 f'record: {msg}') from None
+            bad.add(lineno, msg)
+            if bad.count <= max_reported:
+                print_log(
+                    f'{path}:{lineno}: malformed Localized Narratives record skipped: {msg}',
+                    logger='current',
+                    level=30)
+            continue
+        code = codes.setdefault(rec['dataset_id'], len(codes))
+        if code > np.iinfo(np.int16).max:
+            raise ValueError(f'{path}:{lineno}: more than 32767 dataset_ids')
+        rows.append(pos, len(body), lineno)
+        sources.append(code)
+        image_ids.append(rec['image_id'].encode('utf-8'))
     return dict(
-        offset=np.frombuffer(offsets, np.int64).copy(),
-        length=np.frombuffer(lengths, np.int64).copy(),
-        line=np.frombuffer(lines, np.int64).copy(),
+        **rows.arrays(),
         source=np.frombuffer(sources, np.int16).copy(),
         image_id=np.array(image_ids, dtype=bytes) if image_ids else np.zeros(0, 'S1'),
         dataset_ids=np.array(list(codes), dtype=str) if codes else np.zeros(0, 'U1'),
-        meta=np.array([INDEX_VERSION, stat.st_size, stat.st_mtime_ns, num_bad, num_blank],
+        meta=np.array([INDEX_VERSION, stat.st_size, stat.st_mtime_ns, bad.count, num_blank],
                       np.int64),
-        bad_line=np.array(bad_lines, np.int64),
-        bad_message=np.array(bad_msgs, dtype=str) if bad_msgs else np.zeros(0, 'U1'))
+        **bad.arrays())
 
 
 def default_cache_dir() -> str:
     """``$MMVISREP_CACHE/ln_index`` (default ``~/.cache/mmvisrep/ln_index``)."""
-    root = os.environ.get('MMVISREP_CACHE', osp.join('~', '.cache', 'mmvisrep'))
-    return osp.join(osp.expanduser(root), 'ln_index')
+    return cache_root('ln_index')
 
 
 def index_cache_path(path: str, cache_dir: Optional[str] = None) -> str:
     """``<file>.lnindex.npz`` next to the file, or a name keyed by its absolute path."""
     if cache_dir is None:
         return path + '.lnindex.npz'
-    digest = hashlib.sha1(osp.abspath(path).encode('utf-8')).hexdigest()[:16]
-    return osp.join(cache_dir, f'{osp.basename(path)}.{digest}.lnindex.npz')
-
-
-def _save_npz_atomic(arrays: dict, path: str) -> None:
-    """``np.savez`` to a temporary sibling, fsync, ``os.replace`` (no half-written cache)."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _load_cached(cache: str, stat: os.stat_result) -> Optional[Dict[str, np.ndarray]]:
-    """The cached index if it exists and matches the file's size and mtime, else None."""
-    if not osp.isfile(cache):
-        return None
-    try:
-        with np.load(cache, allow_pickle=False) as data:
-            index = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError):
-        return None
-    meta = index.get('meta')
-    if meta is None or list(meta[:3]) != [INDEX_VERSION, stat.st_size, stat.st_mtime_ns]:
-        return None
-    return index
+    return osp.join(cache_dir, f'{osp.basename(path)}.{path_digest(path)}.lnindex.npz')
 
 
 def load_or_build_ln_index(path: str,
@@ -296,35 +236,23 @@ def load_or_build_ln_index(path: str,
     writable), a directory, or None/False (no cache). ``read_only``: never build, return an
     empty dict when no valid cache exists (for ranks waiting on rank 0).
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Localized Narratives file not found: {path}')
-    stat = os.stat(path)
-    if cache in ('auto', None, False, ''):
-        candidates = [index_cache_path(path), index_cache_path(path, default_cache_dir())]
-    else:
-        candidates = [index_cache_path(path, str(cache))]
-    if cache not in (None, False, ''):
-        for candidate in candidates:
-            index = _load_cached(candidate, stat)
-            if index is not None:
-                _report_bad(path, index, max_reported, from_cache=candidate)
-                return index
-    if read_only:
-        return {}
-    index = build_ln_index(path, on_error=on_error, max_reported=max_reported, progress=progress)
-    if index['meta'][3]:
-        _report_bad(path, index, 0)
-    if cache not in (None, False, ''):
-        for candidate in candidates:
-            try:
-                _save_npz_atomic(index, candidate)
-                break
-            except OSError as e:
-                print_log(
-                    f'Localized Narratives index: cannot write {candidate} ({e})',
-                    logger='current',
-                    level=30)
-    return index
+
+    def build():
+        index = build_ln_index(
+            path, on_error=on_error, max_reported=max_reported, progress=progress)
+        if index['meta'][3]:
+            _report_bad(path, index, 0)
+        return index
+
+    return load_or_build_index(
+        path,
+        'Localized Narratives',
+        INDEX_VERSION,
+        cache_candidates(cache, lambda d: index_cache_path(path, d), default_cache_dir),
+        build,
+        lambda index, candidate: _report_bad(path, index, max_reported, from_cache=candidate),
+        lambda msg: print_log(msg, logger='current', level=30),
+        read_only=read_only)
 
 
 def _report_bad(path: str, index: dict, max_reported: int, from_cache: str = '') -> None:
@@ -385,50 +313,11 @@ class ImagePathTemplates:
         return self.templates[key].format(image_id=value, dataset_id=dataset_id)
 
 
-class _FileHandles:
-    """Read-only fds opened on first use in each process; copies and pickles start empty."""
-
-    def __init__(self):
-        self._fds: Dict[str, int] = {}
-        self._pid = os.getpid()
-
-    def pread(self, path: str, length: int, offset: int) -> bytes:
-        if self._pid != os.getpid():  # forked: the parent's fds are not ours to reuse
-            self._fds, self._pid = {}, os.getpid()
-        fd = self._fds.get(path)
-        if fd is None:
-            fd = self._fds[path] = os.open(path, os.O_RDONLY)
-        data = os.pread(fd, length, offset)
-        if len(data) != length:
-            raise ValueError(f'{path}: read {len(data)} bytes at offset {offset}, expected '
-                             f'{length}; the file changed after it was indexed')
-        return data
-
-    def close(self):
-        if self._pid == os.getpid():
-            for fd in self._fds.values():
-                with contextlib.suppress(OSError):  # already closed: nothing to release
-                    os.close(fd)
-        self._fds = {}
-
-    def __getstate__(self):
-        return {}
-
-    def __setstate__(self, state):
-        self.__init__()
-
-    def __deepcopy__(self, memo):
-        return _FileHandles()
-
-    def __del__(self):
-        self.close()
-
-
 # ---------------------------------------------------------------------------- dataset
 
 
 @DATASETS.register_module()
-class LocalizedNarrativesDataset(BaseDataset):
+class LocalizedNarrativesDataset(LineIndexMixin, BaseDataset):
     """Localized Narratives JSONL files (sharded files concatenated) as an mmengine dataset.
 
     Every line (narrative) is one sample, so an image with several narratives appears once per
@@ -457,6 +346,8 @@ class LocalizedNarrativesDataset(BaseDataset):
     """
 
     METAINFO = dict(dataset_name='Localized Narratives')
+    ANN_FILE_KIND = 'a JSONL path'
+    SAMPLE_NAME = 'narratives'
 
     def __init__(self,
                  ann_file: Union[str, Sequence[str]],
@@ -468,60 +359,22 @@ class LocalizedNarrativesDataset(BaseDataset):
                  max_reported_errors: int = 20,
                  index_progress: Optional[bool] = None,
                  **kwargs):
-        if on_error not in ('skip', 'raise'):
-            raise ValueError(f"LocalizedNarrativesDataset: on_error must be 'skip' or 'raise', "
-                             f'got {on_error!r}')
-        if isinstance(data_prefix, str):
-            data_prefix = dict(img_path=data_prefix)
         self.templates = ImagePathTemplates(image_templates)
-        self.index_cache = index_cache
-        self.on_error = on_error
         self.max_reported_errors = max_reported_errors
-        self.index_progress = index_progress
-        self._handles = _FileHandles()
-        self._index: Dict[str, np.ndarray] = {}
-        kwargs.pop('serialize_data', None)
-        super().__init__(
-            ann_file=ann_file,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            serialize_data=False,
-            **kwargs)
+        super().__init__(ann_file, data_root, data_prefix, index_cache, on_error, index_progress,
+                         **kwargs)
         check_trace_pipeline(self.pipeline.transforms, 'LocalizedNarrativesDataset')
-
-    def _join_prefix(self):
-        """``data_root`` joined to every annotation file and to the prefixes."""
-        files = [self.ann_file] if isinstance(self.ann_file, str) else list(self.ann_file or [])
-        if not files or not all(isinstance(f, str) and f for f in files):
-            raise ValueError('LocalizedNarrativesDataset: ann_file must be a JSONL path or a '
-                             f'list of them, got {self.ann_file!r}')
-        self.ann_files = [
-            f if is_abs(f) or not self.data_root else join_path(self.data_root, f) for f in files
-        ]
-        self.ann_file = self.ann_files[0] if len(self.ann_files) == 1 else list(self.ann_files)
-        for key, prefix in self.data_prefix.items():
-            if not isinstance(prefix, str):
-                raise TypeError(f'data_prefix[{key!r}] must be a string, got {type(prefix)}')
-            if not is_abs(prefix) and self.data_root:
-                self.data_prefix[key] = join_path(self.data_root, prefix)
-        self.data_prefix.setdefault('img_path', self.data_root or '')
 
     # ------------------------------------------------------------------ index
     def _file_index(self, path: str) -> Dict[str, np.ndarray]:
         """One file's index; under DDP rank 0 builds it while the others wait for the cache."""
-        kwargs = dict(
-            cache=self.index_cache,
+        return rank0_first(
+            load_or_build_ln_index,
+            path,
+            self.index_cache,
             on_error=self.on_error,
             max_reported=self.max_reported_errors,
             progress=self.index_progress)
-        rank, world = get_dist_info()
-        if world > 1 and self.index_cache not in (None, False, ''):
-            index = load_or_build_ln_index(path, **kwargs) if rank == 0 else {}
-            barrier()
-            if rank != 0:
-                index = load_or_build_ln_index(path, **kwargs)
-            return index
-        return load_or_build_ln_index(path, **kwargs)
 
     def full_init(self):
         """Load or build the index of every file, concatenate, map sources to templates."""
@@ -586,29 +439,6 @@ class LocalizedNarrativesDataset(BaseDataset):
     def _where(self, index: dict, row: int) -> str:
         return f'{self.ann_files[index["file"][row]]}:{index["line"][row]}'
 
-    def _select(self, indices) -> Dict[str, np.ndarray]:
-        """Index rows by mmengine's subset rule: int n = first n (negative: last n)."""
-        if isinstance(indices, (int, np.integer)):
-            n = len(self._index['offset'])
-            rows = np.arange(n)[:indices] if indices >= 0 else np.arange(n)[indices:]
-        else:
-            rows = np.asarray(indices, dtype=np.int64)
-        return {k: v[rows] for k, v in self._index.items()}
-
-    @force_full_init
-    def get_subset_(self, indices) -> None:
-        self._index = self._select(indices)
-
-    @force_full_init
-    def get_subset(self, indices) -> 'LocalizedNarrativesDataset':
-        sub = self._copy_without_annotation()
-        sub._index = self._select(indices)
-        return sub
-
-    @force_full_init
-    def __len__(self) -> int:
-        return len(self._index['offset'])
-
     @force_full_init
     def num_images(self) -> int:
         """Distinct (dataset_id, image_id) pairs."""
@@ -624,20 +454,13 @@ class LocalizedNarrativesDataset(BaseDataset):
     @force_full_init
     def get_data_info(self, idx: int) -> dict:
         """Read and parse line ``idx`` and add ``img_path``, ``sample_idx``, ``ann_source``."""
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f'LocalizedNarrativesDataset: index {idx} out of range ({n})')
-        idx = int(idx) % n
-        ix = self._index
-        path = self.ann_files[ix['file'][idx]]
-        where = f'{path}:{ix["line"][idx]}'
-        raw = self._handles.pread(path, int(ix['length'][idx]), int(ix['offset'][idx]))
+        idx, where, raw = self._read_line(idx)
         try:
             info = parse_line(raw)
         except LNRecordError as e:
             raise ValueError(f'{where}: {e} (the file changed after it was indexed? its index '
                              'cache is keyed by size and mtime)') from None
-        code = int(ix['source'][idx])
+        code = int(self._index['source'][idx])
         key = self._template_keys[code]
         rel = self.templates.format(key, info['dataset_id'], info['image_id'])
         info['img_path'] = join_path(self.data_prefix['img_path'], rel)
@@ -654,10 +477,3 @@ class LocalizedNarrativesDataset(BaseDataset):
             raise FileNotFoundError(f'LocalizedNarrativesDataset: image of {info["ann_source"]} '
                                     f'(dataset_id {info["dataset_id"]}, image_id '
                                     f'{info["image_id"]}) not found: {info["img_path"]}') from e
-
-    def __repr__(self) -> str:
-        head = f'Dataset {self.__class__.__name__}'
-        body = [f'Annotation files: {self.ann_files}', f'Image prefix: {self.data_prefix}']
-        if self._fully_initialized:
-            body.insert(0, f'Number of narratives: {len(self)}')
-        return '\n'.join([head] + ['    ' + b for b in body])

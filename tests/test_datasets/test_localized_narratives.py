@@ -11,6 +11,7 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
+import mmvisrep.datasets.line_index as line_index
 import mmvisrep.datasets.localized_narratives as ln
 from mmvisrep.datasets import LocalizedNarrativesDataset
 from mmvisrep.datasets.localized_narratives import (LN_KEYS, LNRecordError, build_ln_index,
@@ -194,14 +195,14 @@ def test_cache_falls_back_when_data_dir_is_not_writable(tmp_path, monkeypatch, l
     data.mkdir()
     path = _write(data / 'ln.jsonl', [json.dumps(_record())])
     monkeypatch.setenv('MMVISREP_CACHE', str(tmp_path / 'home_cache'))
-    save = ln._save_npz_atomic
+    save = line_index.save_npz_atomic
 
     def read_only_data_dir(arrays, target):
         if os.path.dirname(target) == str(data):
             raise PermissionError(13, 'Permission denied', target)
         save(arrays, target)
 
-    monkeypatch.setattr(ln, '_save_npz_atomic', read_only_data_dir)
+    monkeypatch.setattr(line_index, 'save_npz_atomic', read_only_data_dir)
     ds = LocalizedNarrativesDataset(ann_file=path)
     assert len(ds) == 1
     assert any('cannot write' in m for m in logs)

@@ -184,8 +184,8 @@ def write_index_file(toy: Path, path: str, records: int) -> dict:
 def index_child(path: str, cache_dir: str, naive_records: int) -> dict:
     """Runs in a fresh process: build time and peak RSS, cache load, random access."""
     import mmvisrep  # noqa: F401
-    from mmvisrep.datasets.localized_narratives import (LocalizedNarrativesDataset,
-                                                        _save_npz_atomic, build_ln_index,
+    from mmvisrep.datasets.line_index import save_npz_atomic
+    from mmvisrep.datasets.localized_narratives import (LocalizedNarrativesDataset, build_ln_index,
                                                         index_cache_path, parse_line)
     base = _status_mib('VmRSS')
     reset = _reset_peak()
@@ -195,7 +195,7 @@ def index_child(path: str, cache_dir: str, naive_records: int) -> dict:
     peak_build = _status_mib('VmHWM') - base
     nbytes = sum(v.nbytes for v in index.values())
     n = len(index['offset'])
-    _save_npz_atomic(index, index_cache_path(path, cache_dir))
+    save_npz_atomic(index, index_cache_path(path, cache_dir))
     del index
     start = time.perf_counter()
     ds = LocalizedNarrativesDataset(ann_file=path, index_cache=cache_dir)  # from cache

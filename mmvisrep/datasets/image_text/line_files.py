@@ -13,18 +13,17 @@ import json
 import logging
 import os
 import os.path as osp
-from array import array
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
-from mmengine.dist import barrier, get_dist_info
 from mmengine.fileio import join_path
 from mmengine.logging import print_log
 from mmengine.utils import is_abs
 from mmpretrain.registry import DATASETS
 
-from ..localized_narratives import _FileHandles, _save_npz_atomic
+from ..line_index import (BadLines, LineIndexMixin, LineRows, cache_candidates, cache_root,
+                          iter_lines, load_or_build_index, path_digest, rank0_first)
 from .skips import EMPTY_CAPTION, MALFORMED_RECORD, SkipCounter, SkipUnreadableMixin
 
 INDEX_VERSION = 1
@@ -120,79 +119,55 @@ def build_line_index(path: str,
     """
     if on_error not in ('skip', 'raise'):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
-    from tqdm import tqdm
     skips = skips or SkipCounter('ImageTextFileDataset')
     stat = os.stat(path)
-    if progress is None:
-        progress = stat.st_size > (64 << 20)
-    offsets, lengths, lines = array('q'), array('q'), array('q')
-    bad_lines, bad_msgs, empty_lines = [], [], []
-    num_bad = num_blank = num_empty = 0
+    rows, bad, empty_lines = LineRows(), BadLines(), []
+    num_blank = num_empty = 0
     layout: Tuple[int, ...] = ()
     if fmt == 'tsv' and tsv_columns is not None:
         layout = tsv_layout('\t'.join(tsv_columns).encode(), path, image_key, caption_key)
-    pos = 0
-    with open(path, 'rb') as f, tqdm(
-            total=stat.st_size,
-            unit='B',
-            unit_scale=True,
-            disable=not progress,
-            desc=f'indexing {osp.basename(path)}') as bar:
-        for lineno, raw in enumerate(f, 1):
-            body = raw.rstrip(b'\r\n')
-            if lineno == 1 and body.startswith(_BOM):
-                body, skip_bom = body[len(_BOM):], len(_BOM)
+    for lineno, pos, raw in iter_lines(path, stat, progress, every=4096):
+        body = raw.rstrip(b'\r\n')
+        if lineno == 1 and body.startswith(_BOM):
+            body, skip_bom = body[len(_BOM):], len(_BOM)
+        else:
+            skip_bom = 0
+        if fmt == 'tsv' and not layout:
+            layout = tsv_layout(body, path, image_key, caption_key)
+        elif not body.strip():
+            num_blank += 1
+        else:
+            try:
+                _, caption = parse_line(body, fmt, layout, image_key, caption_key)
+            except LineRecordError as e:
+                if on_error == 'raise':
+                    raise ValueError(f'{path}:{lineno}: malformed image-caption line: '
+                                     f'{e}') from None
+                bad.add(lineno, str(e)[:500])
+                skips.add(MALFORMED_RECORD, f'{path}:{lineno}', str(e)[:500])
             else:
-                skip_bom = 0
-            if fmt == 'tsv' and not layout:
-                layout = tsv_layout(body, path, image_key, caption_key)
-            elif not body.strip():
-                num_blank += 1
-            else:
-                try:
-                    _, caption = parse_line(body, fmt, layout, image_key, caption_key)
-                except LineRecordError as e:
-                    if on_error == 'raise':
-                        raise ValueError(f'{path}:{lineno}: malformed image-caption line: '
-                                         f'{e}') from None
-                    num_bad += 1
-                    if len(bad_lines) < _KEEP:
-                        bad_lines.append(lineno)
-                        bad_msgs.append(str(e)[:500])
-                    skips.add(MALFORMED_RECORD, f'{path}:{lineno}', str(e)[:500])
+                if caption:
+                    rows.append(pos + skip_bom, len(body), lineno)
                 else:
-                    if caption:
-                        offsets.append(pos + skip_bom)
-                        lengths.append(len(body))
-                        lines.append(lineno)
-                    else:
-                        num_empty += 1
-                        if len(empty_lines) < _KEEP:
-                            empty_lines.append(lineno)
-                        skips.add(EMPTY_CAPTION, f'{path}:{lineno}')
-            pos += len(raw)
-            if lineno % 4096 == 0:
-                bar.update(pos - bar.n)
-        bar.update(pos - bar.n)
+                    num_empty += 1
+                    if len(empty_lines) < _KEEP:
+                        empty_lines.append(lineno)
+                    skips.add(EMPTY_CAPTION, f'{path}:{lineno}')
     if fmt == 'tsv' and not layout:
         raise ValueError(f'{path}: empty TSV file (no header line)')
     return dict(
-        offset=np.frombuffer(offsets, np.int64).copy(),
-        length=np.frombuffer(lengths, np.int64).copy(),
-        line=np.frombuffer(lines, np.int64).copy(),
+        **rows.arrays(),
         layout=np.array(layout, np.int64),
         meta=np.array(
-            [INDEX_VERSION, stat.st_size, stat.st_mtime_ns, num_bad, num_blank, num_empty],
+            [INDEX_VERSION, stat.st_size, stat.st_mtime_ns, bad.count, num_blank, num_empty],
             np.int64),
-        bad_line=np.array(bad_lines, np.int64),
-        bad_message=np.array(bad_msgs, dtype=str) if bad_msgs else np.zeros(0, 'U1'),
+        **bad.arrays(),
         empty_line=np.array(empty_lines, np.int64))
 
 
 def default_cache_dir() -> str:
     """``$MMVISREP_CACHE/image_text_index`` (default ``~/.cache/mmvisrep/image_text_index``)."""
-    root = os.environ.get('MMVISREP_CACHE', osp.join('~', '.cache', 'mmvisrep'))
-    return osp.join(osp.expanduser(root), 'image_text_index')
+    return cache_root('image_text_index')
 
 
 def _options_digest(fmt, image_key, caption_key, tsv_columns) -> str:
@@ -204,8 +179,7 @@ def index_cache_path(path: str, digest: str, cache_dir: Optional[str] = None) ->
     """``<file>.<options digest>.itindex.npz`` next to the file or in ``cache_dir``."""
     if cache_dir is None:
         return f'{path}.{digest}.itindex.npz'
-    where = hashlib.sha1(osp.abspath(path).encode('utf-8')).hexdigest()[:16]
-    return osp.join(cache_dir, f'{osp.basename(path)}.{where}.{digest}.itindex.npz')
+    return osp.join(cache_dir, f'{osp.basename(path)}.{path_digest(path)}.{digest}.itindex.npz')
 
 
 def load_or_build_line_index(path: str,
@@ -222,51 +196,18 @@ def load_or_build_line_index(path: str,
     else built and cached. ``cache``: 'auto' (next to the file, else ``default_cache_dir()``),
     a directory, or None/False (no cache). ``read_only``: never build, {} without a cache.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'image-caption file not found: {path}')
-    stat = os.stat(path)
     columns = list(tsv_columns) if tsv_columns is not None else None
     digest = _options_digest(fmt, image_key, caption_key, columns)
-    use_cache = cache not in (None, False, '')
-    if cache == 'auto':
-        candidates = [
-            index_cache_path(path, digest),
-            index_cache_path(path, digest, default_cache_dir())
-        ]
-    else:
-        candidates = [index_cache_path(path, digest, str(cache))] if use_cache else []
-    for candidate in candidates:
-        index = _load_cached(candidate, stat)
-        if index is not None:
-            _report_cached(path, index, candidate, skips)
-            return index
-    if read_only:
-        return {}
-    index = build_line_index(path, fmt, image_key, caption_key, columns, on_error, skips, progress)
-    for candidate in candidates:
-        try:
-            _save_npz_atomic(index, candidate)
-            break
-        except OSError as e:
-            print_log(
-                f'image-caption index: cannot write {candidate} ({e})',
-                logger='current',
-                level=logging.WARNING)
-    return index
-
-
-def _load_cached(cache: str, stat: os.stat_result) -> Optional[Dict[str, np.ndarray]]:
-    if not osp.isfile(cache):
-        return None
-    try:
-        with np.load(cache, allow_pickle=False) as data:
-            index = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError):
-        return None
-    meta = index.get('meta')
-    if meta is None or list(meta[:3]) != [INDEX_VERSION, stat.st_size, stat.st_mtime_ns]:
-        return None
-    return index
+    return load_or_build_index(
+        path,
+        'image-caption',
+        INDEX_VERSION,
+        cache_candidates(cache, lambda d: index_cache_path(path, digest, d), default_cache_dir),
+        lambda: build_line_index(path, fmt, image_key, caption_key, columns, on_error, skips,
+                                 progress),
+        lambda index, candidate: _report_cached(path, index, candidate, skips),
+        lambda msg: print_log(msg, logger='current', level=logging.WARNING),
+        read_only=read_only)
 
 
 def _report_cached(path: str, index: dict, cache: str, skips: Optional[SkipCounter]) -> None:
@@ -290,7 +231,7 @@ def _report_cached(path: str, index: dict, cache: str, skips: Optional[SkipCount
 
 
 @DATASETS.register_module()
-class ImageTextFileDataset(SkipUnreadableMixin, BaseDataset):
+class ImageTextFileDataset(SkipUnreadableMixin, LineIndexMixin, BaseDataset):
     """Image-caption pairs listed in TSV (with a header) or JSONL files, e.g. CC3M.
 
     TSV: the first line names the columns; the columns ``image_key`` and ``caption_key`` are
@@ -334,64 +275,32 @@ class ImageTextFileDataset(SkipUnreadableMixin, BaseDataset):
                  max_reported_errors: int = 20,
                  index_progress: Optional[bool] = None,
                  **kwargs):
-        if on_error not in ('skip', 'raise'):
-            raise ValueError(f"ImageTextFileDataset: on_error must be 'skip' or 'raise', got "
-                             f'{on_error!r}')
-        if isinstance(data_prefix, str):
-            data_prefix = dict(img_path=data_prefix)
         self.file_format = file_format
         self.image_key = image_key
         self.caption_key = caption_key
         self.tsv_columns = list(tsv_columns) if tsv_columns is not None else None
-        self.index_cache = index_cache
-        self.on_error = on_error
-        self.index_progress = index_progress
         self.skips = SkipCounter('ImageTextFileDataset', max_reported=max_reported_errors)
         self.index_skips: Dict[str, int] = {}
-        self._handles = _FileHandles()
-        self._index: Dict[str, np.ndarray] = {}
-        kwargs.pop('serialize_data', None)
-        super().__init__(
-            ann_file=ann_file,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            serialize_data=False,
-            **kwargs)
+        super().__init__(ann_file, data_root, data_prefix, index_cache, on_error, index_progress,
+                         **kwargs)
 
     def _join_prefix(self):
-        files = [self.ann_file] if isinstance(self.ann_file, str) else list(self.ann_file or [])
-        if not files or not all(isinstance(f, str) and f for f in files):
-            raise ValueError('ImageTextFileDataset: ann_file must be a path or a list of them, '
-                             f'got {self.ann_file!r}')
-        self.ann_files = [
-            f if is_abs(f) or not self.data_root else join_path(self.data_root, f) for f in files
-        ]
+        super()._join_prefix()
         self.formats = [infer_format(f, self.file_format) for f in self.ann_files]
-        self.ann_file = self.ann_files[0] if len(self.ann_files) == 1 else list(self.ann_files)
-        for key, prefix in self.data_prefix.items():
-            if not isinstance(prefix, str):
-                raise TypeError(f'data_prefix[{key!r}] must be a string, got {type(prefix)}')
-            if not is_abs(prefix) and self.data_root:
-                self.data_prefix[key] = join_path(self.data_root, prefix)
-        self.data_prefix.setdefault('img_path', self.data_root or '')
 
     def _file_index(self, path: str, fmt: str) -> Dict[str, np.ndarray]:
         """One file's index; under DDP rank 0 builds it while the others wait for the cache."""
-        kwargs = dict(
+        return rank0_first(
+            load_or_build_line_index,
+            path,
+            self.index_cache,
             fmt=fmt,
             image_key=self.image_key,
             caption_key=self.caption_key,
             tsv_columns=self.tsv_columns,
-            cache=self.index_cache,
             on_error=self.on_error,
             skips=self.skips,
             progress=self.index_progress)
-        rank, world = get_dist_info()
-        if world > 1 and self.index_cache not in (None, False, ''):
-            index = load_or_build_line_index(path, **kwargs) if rank == 0 else {}
-            barrier()
-            return index if rank == 0 else load_or_build_line_index(path, **kwargs)
-        return load_or_build_line_index(path, **kwargs)
 
     def full_init(self):
         if self._fully_initialized:
@@ -423,29 +332,6 @@ class ImageTextFileDataset(SkipUnreadableMixin, BaseDataset):
             logger='current',
             level=logging.WARNING if skipped else logging.INFO)
 
-    def _select(self, indices) -> Dict[str, np.ndarray]:
-        """Index rows by mmengine's subset rule: int n = first n (negative: last n)."""
-        if isinstance(indices, (int, np.integer)):
-            n = len(self._index['offset'])
-            rows = np.arange(n)[:indices] if indices >= 0 else np.arange(n)[indices:]
-        else:
-            rows = np.asarray(indices, dtype=np.int64)
-        return {k: v[rows] for k, v in self._index.items()}
-
-    @force_full_init
-    def get_subset_(self, indices) -> None:
-        self._index = self._select(indices)
-
-    @force_full_init
-    def get_subset(self, indices) -> 'ImageTextFileDataset':
-        sub = self._copy_without_annotation()
-        sub._index = self._select(indices)
-        return sub
-
-    @force_full_init
-    def __len__(self) -> int:
-        return len(self._index['offset'])
-
     def sample_source(self, idx: int) -> str:
         """``file:line`` of sample ``idx``."""
         ix = self._index
@@ -455,15 +341,8 @@ class ImageTextFileDataset(SkipUnreadableMixin, BaseDataset):
     def get_data_info(self, idx: int) -> dict:
         """Read and parse line ``idx``: ``img_path``, ``caption``, ``sample_idx``,
         ``ann_source``."""
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f'ImageTextFileDataset: index {idx} out of range ({n})')
-        idx = int(idx) % n
-        ix = self._index
-        file_id = int(ix['file'][idx])
-        path = self.ann_files[file_id]
-        where = f'{path}:{ix["line"][idx]}'
-        raw = self._handles.pread(path, int(ix['length'][idx]), int(ix['offset'][idx]))
+        idx, where, raw = self._read_line(idx)
+        file_id = int(self._index['file'][idx])
         try:
             image, caption = parse_line(raw, self.formats[file_id], self.layouts[file_id],
                                         self.image_key, self.caption_key)
@@ -473,10 +352,3 @@ class ImageTextFileDataset(SkipUnreadableMixin, BaseDataset):
         prefix = self.data_prefix['img_path']
         img_path = image if is_abs(image) or not prefix else join_path(prefix, image)
         return dict(img_path=img_path, caption=caption, sample_idx=idx, ann_source=where)
-
-    def __repr__(self) -> str:
-        head = f'Dataset {self.__class__.__name__}'
-        body = [f'Annotation files: {self.ann_files}', f'Image prefix: {self.data_prefix}']
-        if self._fully_initialized:
-            body.insert(0, f'Number of samples: {len(self)}')
-        return '\n'.join([head] + ['    ' + b for b in body])
