@@ -118,11 +118,6 @@ def test_two_process_loss_and_gradients_match_one_process(tmp_path):
         torch.testing.assert_close(g0, ref_grads[name], atol=1e-6, rtol=1e-4, msg=name)
 
 
-def _toy_data_ready() -> bool:
-    return TOY_CONFIG.is_file() and (REPO / 'configs/_base_/datasets/toy_scenes_mug.py').is_file()
-
-
-@pytest.mark.skipif(not _toy_data_ready(), reason='toy MUG config or its dataset base missing')
 def test_dist_train_toy_config_two_processes(toy_scenes, tmp_path):
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
     cmd = [

@@ -15,6 +15,7 @@ Use ``--threads 1`` on a shared machine. Examples::
     python tools/benchmarks/mug_vs_mae_iteration.py --toy --batch 16 --threads 1
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -98,12 +99,10 @@ def make_batch(model, batch: int, length: int, rng):
 
 def machine_info() -> dict:
     cpu = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError):  # no /proc (not Linux): keep platform's name
         with open('/proc/cpuinfo') as f:
             names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
         cpu = names[0] if names else cpu
-    except OSError:
-        pass
     return dict(
         cpu=cpu,
         cores=os.cpu_count(),
