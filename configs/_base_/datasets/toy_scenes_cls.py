@@ -43,3 +43,22 @@ toy_val_dataset = dict(
     pipeline=toy_test_pipeline)
 
 toy_val_evaluator = dict(type='Accuracy', topk=(1, 5))
+
+# what the toy train / val / test loaders share (CPU, one worker, mmpretrain's collate)
+toy_loader = dict(
+    batch_size=32,
+    num_workers=1,
+    persistent_workers=False,
+    collate_fn=dict(type='default_collate'))
+# the fine-tuning recipes' evaluation: bicubic short-side resize, centre crop
+toy_test_pipeline_bicubic = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='ResizeEdge',
+        scale=toy_resize_edge,
+        edge='short',
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=toy_crop_size),
+    dict(type='PackInputs'),
+]

@@ -43,37 +43,15 @@ train_pipeline = [
         fill_std=bgr_std),
     dict(type='PackInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=_base_.toy_resize_edge,
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=_base_.toy_crop_size),
-    dict(type='PackInputs'),
-]
+test_pipeline = _base_.toy_test_pipeline_bicubic
 
 train_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=False,
-    collate_fn=dict(type='default_collate'),
+    _base_.toy_loader,
     dataset=dict(_base_.toy_train_dataset, _delete_=True, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=False,
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(_base_.toy_val_dataset, _delete_=True, pipeline=test_pipeline))
-# a dict of its own: a shared one would lose `_delete_` to whichever of the two merges first
+    _base_.toy_loader, dataset=dict(_base_.toy_val_dataset, _delete_=True, pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=False,
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(_base_.toy_val_dataset, _delete_=True, pipeline=test_pipeline))
+    _base_.toy_loader, dataset=dict(_base_.toy_val_dataset, _delete_=True, pipeline=test_pipeline))
 val_evaluator = _base_.toy_val_evaluator
 test_evaluator = _base_.toy_val_evaluator
 

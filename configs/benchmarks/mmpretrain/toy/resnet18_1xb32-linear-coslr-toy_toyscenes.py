@@ -14,25 +14,9 @@ model = dict(
     head=dict(in_channels=512, num_classes=len(_base_.toy_classes), topk=(1, 5)))
 data_preprocessor = dict(num_classes=len(_base_.toy_classes))
 
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=False,
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(_delete_=True, **_base_.toy_train_dataset))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=False,
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(_delete_=True, **_base_.toy_val_dataset))
-# a dict of its own: a shared one would lose `_delete_` to whichever of the two merges first
-test_dataloader = dict(
-    batch_size=32,
-    num_workers=1,
-    persistent_workers=False,
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(_delete_=True, **_base_.toy_val_dataset))
+train_dataloader = dict(_base_.toy_loader, dataset=dict(_delete_=True, **_base_.toy_train_dataset))
+val_dataloader = dict(_base_.toy_loader, dataset=dict(_delete_=True, **_base_.toy_val_dataset))
+test_dataloader = dict(_base_.toy_loader, dataset=dict(_delete_=True, **_base_.toy_val_dataset))
 val_evaluator = _base_.toy_val_evaluator
 test_evaluator = _base_.toy_val_evaluator
 
