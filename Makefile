@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOY_ROOT ?= data/toy_scenes
 PYTEST_ARGS ?=
 
-.PHONY: install env-info toy-data demo test lint format clean
+.PHONY: install env-info toy-data demo demo-svl test lint format clean
 
 install:
 	bash tools/misc/install_env.sh
@@ -23,6 +23,9 @@ toy-data: install
 
 demo: install toy-data
 	PYTHON=$(PY) TOY_ROOT=$(TOY_ROOT) bash tools/run_demo.sh
+
+demo-svl: install toy-data
+	PYTHON=$(PY) TOY_ROOT=$(TOY_ROOT) bash tools/run_svl_demo.sh
 
 test: install
 	$(PY) -m pytest tests -q $(PYTEST_ARGS)

@@ -1,1 +1,2 @@
+from .retrieval import ImageTextRecall  # noqa: F401
 from .svm import run_svm_benchmark, voc07_svm_ap  # noqa: F401

@@ -9,7 +9,9 @@ from mmengine.registry import init_default_scope
 REPO = Path(__file__).resolve().parents[2]
 PRETRAIN_CONFIGS = sorted(
     p for p in (REPO / 'configs').rglob('*.py')
-    if '_base_' not in p.parts and 'benchmarks' not in p.parts)
+    if not {'_base_', 'benchmarks', 'detector'} & set(p.parts))
+# offline detectors (pseudo-labels for SVL's SPL) are mmdet configs
+DETECTOR_CONFIGS = sorted((REPO / 'configs').rglob('detector/*.py'))
 
 
 def test_there_are_pretrain_configs():
@@ -23,6 +25,14 @@ def test_pretrain_config_parses_and_loads_plugin(path):
     assert cfg.custom_imports == dict(imports=['mmvisrep'], allow_failed_imports=False)
     assert cfg.train_dataloader.collate_fn == dict(type='default_collate')
     assert cfg.env_cfg.dist_cfg.backend in ('gloo', 'nccl')
+
+
+@pytest.mark.parametrize('path', DETECTOR_CONFIGS, ids=lambda p: p.stem)
+def test_detector_config_parses_and_loads_plugin(path):
+    cfg = Config.fromfile(str(path))
+    assert cfg.default_scope == 'mmdet'
+    assert cfg.custom_imports == dict(imports=['mmvisrep'], allow_failed_imports=False)
+    assert cfg.model.roi_head.bbox_head.num_classes == len(cfg.toy_classes)
 
 
 def test_byol_toy_config_one_step():

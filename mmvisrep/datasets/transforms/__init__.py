@@ -8,3 +8,6 @@ from .traces import LNRandomFlip, LNRandomResizedCrop, RenderTraceMaps
 __all__ = ['LoadORLNeighbour', 'ORLCropPatch', 'ORLSampleRoIPairs', 'SoCoViews']
 __all__ += ['LNRandomFlip', 'LNRandomResizedCrop', 'RenderTraceMaps', 'TokenizeUtterances']
 __all__ += ['TokenizeCaption']
+from .svl import DescriptionAwareFlip, LoadPseudoLabels, LoadStuffMap, PackStuffMap  # noqa: E402
+
+__all__ += ['DescriptionAwareFlip', 'LoadPseudoLabels', 'LoadStuffMap', 'PackStuffMap']

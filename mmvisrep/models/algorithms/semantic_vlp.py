@@ -44,6 +44,12 @@ CE without a no-object class (``SetPredictionLoss.no_object``); ITM negatives co
 local batch. All loss weights default to 1. MLM and ITM read only the text stream, so when no
 visual loss reads the cross-modal visual stream its last layer is built language-only
 (``CrossModalEncoder.output_visual``): no parameter without a gradient under DDP.
+
+Zero-shot image<->text retrieval (mmpretrain's ``RetrievalValLoop`` / ``RetrievalTestLoop`` with
+``Flickr30kRetrieval`` test-mode samples: one per image, its captions in ``text``, their ids in
+``gt_text_id``, the image index as ``image_id``): ``forward(mode='tensor')`` with data samples
+returns each image's visual tokens and each caption's text features (tokenised here), and
+:meth:`predict_all` scores every image-caption pair with the ITM match probability.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -55,8 +61,10 @@ from mmpretrain.structures import DataSample
 from torch import nn
 from transformers.models.lxmert.modeling_lxmert import LxmertLMPredictionHead, LxmertPooler
 
+from ...datasets.transforms.captions import DropCounter, build_tokenizer
 from ..losses.ssul_loss import average_over_valid
 from ..utils.vlp_masking import mask_patches, mask_tokens, sample_itm_negatives
+from .semantic_vlp_retrieval import SemanticVLPRetrievalMixin
 
 FEATURE_SOURCES = ('backbone', 'cross_modal')
 IGNORE_INDEX = -100
@@ -75,7 +83,7 @@ def _bert_init(module: nn.Module, std: float) -> None:
 
 
 @MODELS.register_module()
-class SemanticVLP(BaseSelfSupervisor):
+class SemanticVLP(SemanticVLPRetrievalMixin, BaseSelfSupervisor):
     """Two-stream VLP on raw pixels with MLM + ITM and the SSUL / SEGL / SPL visual losses.
 
     Args:
@@ -113,6 +121,11 @@ class SemanticVLP(BaseSelfSupervisor):
         spl (dict, optional): SPL on: ``head`` (:class:`SetPredictor` config, ``in_channels``
             filled in) and ``loss`` (:class:`SetPredictionLoss` config, ``num_classes`` and
             ``no_object`` taken from the head when missing).
+        retrieval_max_length (int): retrieval captions are tokenised (with ``tokenizer``) to
+            this many tokens, [CLS] and [SEP] included; longer ones are truncated and counted.
+            Defaults to 40.
+        retrieval_chunk_size (int): image-caption pairs per cross-modal forward pass in
+            :meth:`predict_all`. Defaults to 256.
     """
 
     def __init__(self,
@@ -135,6 +148,8 @@ class SemanticVLP(BaseSelfSupervisor):
                  ssul: Optional[dict] = None,
                  segl: Optional[dict] = None,
                  spl: Optional[dict] = None,
+                 retrieval_max_length: int = 40,
+                 retrieval_chunk_size: int = 256,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -216,6 +231,13 @@ class SemanticVLP(BaseSelfSupervisor):
         self.mlm_loss_weight = mlm_loss_weight
         self.itm_loss_weight = itm_loss_weight
         self._init_token_ids(tokenizer, mask_token_id, special_token_ids, pad_token_id)
+        if retrieval_max_length < 2 or retrieval_chunk_size < 1:
+            raise ValueError('SemanticVLP: retrieval_max_length must be >= 2 and '
+                             f'retrieval_chunk_size >= 1, got {retrieval_max_length}, '
+                             f'{retrieval_chunk_size}')
+        self.retrieval_max_length = int(retrieval_max_length)
+        self.retrieval_chunk_size = int(retrieval_chunk_size)
+        self._caption_drops = DropCounter('SemanticVLP (retrieval captions)')
 
         self.ssul_head = self.ssul_loss = None
         if ssul is not None:
@@ -273,9 +295,10 @@ class SemanticVLP(BaseSelfSupervisor):
 
     def _init_token_ids(self, tokenizer, mask_token_id, special_token_ids, pad_token_id) -> None:
         vocab_size = self.text_encoder.vocab_size
+        #: the built tokenizer (None without ``tokenizer``): retrieval tokenises captions with it
+        self.tokenizer = None
         if tokenizer is not None:
-            from mmvisrep.datasets.transforms.captions import build_tokenizer
-            tok = build_tokenizer(tokenizer)
+            tok = self.tokenizer = build_tokenizer(tokenizer)
             mask_token_id = tok.mask_token_id if mask_token_id is None else mask_token_id
             special_token_ids = list(tok.all_special_ids) if special_token_ids is None \
                 else special_token_ids
@@ -416,25 +439,55 @@ class SemanticVLP(BaseSelfSupervisor):
             feat = self.visual_pos_embed(feat)
         return feat
 
-    def encode(self, img: torch.Tensor, input_ids: torch.Tensor,
-               attention_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Run both branches and the cross-modal encoder.
+    def image_tokens(self, img: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The visual branch of a batch of images.
 
         Returns:
-            dict: ``grid`` (B, C, h, w) visual branch output, ``lang`` (B, L, d) and
-            ``visual`` (B, V, d) cross-modal outputs (V = h*w, or N in SPL mode; None when no
-            loss reads it, see ``CrossModalEncoder.output_visual``), ``pooled``
-            (B, d) [CLS] pooler output and, in SPL mode, ``spl_logits`` (B, N, K[+1]).
+            dict: ``grid`` (B, C, h, w) (:meth:`visual_grid`), ``tokens`` (B, V, C') the
+            cross-modal encoder reads (the h*w grid cells, or in SPL mode the N object features
+            of the set predictor) and, in SPL mode, ``spl_logits`` (B, N, K[+1]).
         """
         grid = self.visual_grid(img)
-        text = self.text_encoder(input_ids, attention_mask)
         out = dict(grid=grid)
         if self.with_spl:
-            visual_tokens, out['spl_logits'] = self.spl_head(grid)
+            out['tokens'], out['spl_logits'] = self.spl_head(grid)
         else:
-            visual_tokens = grid.flatten(2).transpose(1, 2)
-        out['lang'], out['visual'] = self.cross_modal_encoder(text, attention_mask, visual_tokens)
-        out['pooled'] = self.pooler(out['lang'])
+            out['tokens'] = grid.flatten(2).transpose(1, 2)
+        return out
+
+    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The language branch: per-token features ``(B, L, d_text)``."""
+        return self.text_encoder(input_ids, attention_mask)
+
+    def cross_modal(self, text_feats: torch.Tensor, attention_mask: torch.Tensor,
+                    visual_tokens: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The cross-modal encoder on paired text features and visual tokens.
+
+        Returns:
+            dict: ``lang`` (B, L, d), ``visual`` (B, V, d) (None when no loss reads it, see
+            ``CrossModalEncoder.output_visual``) and ``pooled`` (B, d), the [CLS] pooler output.
+        """
+        lang, visual = self.cross_modal_encoder(text_feats, attention_mask, visual_tokens)
+        return dict(lang=lang, visual=visual, pooled=self.pooler(lang))
+
+    def match_probability(self, pooled: torch.Tensor) -> torch.Tensor:
+        """ITM head: probability ``(B,)`` (float32) that the pair matches."""
+        return self.itm_head(pooled).float().softmax(-1)[:, 1]
+
+    def encode(self, img: torch.Tensor, input_ids: torch.Tensor,
+               attention_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Run both branches and the cross-modal encoder on image-caption pairs.
+
+        Returns:
+            dict: ``grid`` (B, C, h, w) visual branch output, ``tokens`` (B, V, C') the visual
+            tokens, ``lang`` (B, L, d) and ``visual`` (B, V, d) cross-modal outputs (V = h*w,
+            or N in SPL mode; ``visual`` is None when no loss reads it, see
+            ``CrossModalEncoder.output_visual``), ``pooled`` (B, d) [CLS] pooler output and, in
+            SPL mode, ``spl_logits`` (B, N, K[+1]).
+        """
+        out = self.image_tokens(img)
+        text = self.text_features(input_ids, attention_mask)
+        out.update(self.cross_modal(text, attention_mask, out['tokens']))
         return out
 
     def _source_map(self, source: str, enc: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -532,9 +585,23 @@ class SemanticVLP(BaseSelfSupervisor):
                      data_samples: List[DataSample]) -> torch.Tensor:
         """Matching probability ``(B,)`` of each image with its own caption (no corruption).
 
-        Retrieval scores every image-caption pair with this (put the model in eval mode).
+        The per-pair form of what :meth:`predict_all` computes for every pair (eval mode).
         """
         img = self._image_batch(inputs)
         input_ids, attention_mask = self._text_batch(data_samples, img.device)
-        enc = self.encode(img, input_ids, attention_mask)
-        return self.itm_head(enc['pooled']).float().softmax(-1)[:, 1]
+        return self.match_probability(self.encode(img, input_ids, attention_mask)['pooled'])
+
+    # ------------------------------------------------------------------ retrieval
+    def forward(self,
+                inputs: Union[torch.Tensor, List[torch.Tensor]],
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """mmengine's entry point.
+
+        ``mode='tensor'`` with data samples returns the retrieval features
+        (:meth:`retrieval_features`, what ``RetrievalValLoop`` collects); without data samples
+        the backbone features (:meth:`extract_feat`). ``'loss'`` as ``BaseSelfSupervisor``.
+        """
+        if mode == 'tensor' and data_samples is not None:
+            return self.retrieval_features(inputs, data_samples)
+        return super().forward(inputs, data_samples, mode)

@@ -7,6 +7,6 @@ from .trace_attention_loss import TraceAttentionLoss, trace_attention_loss_per_m
 
 __all__ = [
     'SoCoCorrespondenceLoss', 'soco_correspondence', 'InfoNCELoss', 'gather_with_grad',
-    'TraceAttentionLoss', 'trace_attention_loss_per_map',
-    'SSULLoss', 'average_over_valid', 'SEGLLoss', 'downsample_label_map', 'SetPredictionLoss'
+    'TraceAttentionLoss', 'trace_attention_loss_per_map', 'SSULLoss', 'average_over_valid',
+    'SEGLLoss', 'downsample_label_map', 'SetPredictionLoss'
 ]
