@@ -177,7 +177,8 @@ def test_finetune_toy_config(toy_scenes, toy_vqa, tmp_path):
 
     work = tmp_path / 'work'
     data = []
-    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', 'val')):
+    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', 'val'),
+                          ('test_dataloader', 'val')):
         data += [
             f'{loader}.dataset.data_root={toy_scenes}/', f'{loader}.num_workers=0',
             f'{loader}.dataset.question_file={toy_vqa / question_file_name(split)}',

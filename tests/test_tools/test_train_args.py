@@ -32,6 +32,6 @@ def test_auto_resume_picks_the_latest_checkpoint(monkeypatch, tmp_path):
 
 
 def test_explicit_resume_path(monkeypatch, tmp_path):
-    cfg = _merge(monkeypatch, ['--work-dir', str(tmp_path), '--resume', 'x/epoch_1.pth'],
-                 dict(load_from=None))
+    cfg = _merge(monkeypatch,
+                 ['--work-dir', str(tmp_path), '--resume', 'x/epoch_1.pth'], dict(load_from=None))
     assert cfg.resume is True and cfg.load_from == 'x/epoch_1.pth'

@@ -10,10 +10,10 @@ model = dict(
             type='SetPredictor',
             num_classes=8,
             num_queries=num_queries,
-            embed_dims=_base_.toy_width,
+            embed_dims=_base_.svl_toy_width,
             num_layers=1,
-            num_heads=2,
-            feedforward_channels=2 * _base_.toy_width,
+            num_heads=_base_.svl_toy_heads,
+            feedforward_channels=2 * _base_.svl_toy_width,
             dropout=0.1,
             no_object=False),
         loss=dict(type='SetPredictionLoss', loss_weight=1.0)))

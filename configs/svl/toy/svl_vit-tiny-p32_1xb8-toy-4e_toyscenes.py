@@ -10,37 +10,20 @@ _base_ = [
     '../../_base_/datasets/toy_scenes_svl.py',
     '../../_base_/datasets/toy_scenes_retrieval_svl.py',
     '../../_base_/models/svl_vit-b32-l9.py',
+    '../../_base_/models/svl_toy_sizes.py',
     '../../_base_/schedules/svl_adamw_linear_15e.py',
     '../../_base_/default_runtime.py',
 ]
 
-toy_width = 64
 model = dict(
     backbone=dict(
-        arch=dict(
-            _delete_=True,
-            embed_dims=toy_width,
-            num_layers=2,
-            num_heads=2,
-            feedforward_channels=2 * toy_width),
+        arch=dict(_delete_=True, **_base_.svl_toy_vit_arch),
         img_size=_base_.crop_size,
         patch_size=32,
         init_cfg=None),
-    text_encoder=dict(
-        _delete_=True,
-        type='HFTextEncoder',
-        tokenizer=_base_.tokenizer,
-        config=dict(
-            vocab_size=None,
-            hidden_size=toy_width,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=2 * toy_width,
-            max_position_embeddings=64,
-            pad_token_id=None)),
-    tokenizer=_base_.tokenizer,
-    cross_modal_encoder=dict(
-        hidden_size=toy_width, num_layers=2, num_heads=2, intermediate_size=2 * toy_width))
+    text_encoder=dict(_delete_=True, **_base_.svl_toy_text_encoder),
+    tokenizer=_base_.svl_toy_tokenizer,
+    cross_modal_encoder=_base_.svl_toy_cross_modal)
 
 # no pseudo-labels needed without SPL (the SPL configs switch to svl_train_dataset)
 train_dataloader = dict(

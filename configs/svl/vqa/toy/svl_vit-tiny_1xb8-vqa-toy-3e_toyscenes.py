@@ -10,38 +10,21 @@
 _base_ = [
     '../../../_base_/datasets/toy_scenes_vqa.py',
     '../../../_base_/models/svl-vqa_vit-b32-l9.py',
+    '../../../_base_/models/svl_toy_sizes.py',
     '../../../_base_/schedules/svl_vqa_adamw_linear_10e.py',
     '../../../_base_/default_runtime.py',
 ]
 
 pretrained_checkpoint = 'work_dirs/svl-segl_vit-tiny-p32_1xb8-toy-4e_toyscenes/epoch_4.pth'
-toy_width = 64
 model = dict(
     backbone=dict(
-        arch=dict(
-            _delete_=True,
-            embed_dims=toy_width,
-            num_layers=2,
-            num_heads=2,
-            feedforward_channels=2 * toy_width),
+        arch=dict(_delete_=True, **_base_.svl_toy_vit_arch),
         img_size=_base_.img_size,
         patch_size=32,
         init_cfg=None),
-    text_encoder=dict(
-        _delete_=True,
-        type='HFTextEncoder',
-        tokenizer=_base_.tokenizer,
-        config=dict(
-            vocab_size=None,
-            hidden_size=toy_width,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=2 * toy_width,
-            max_position_embeddings=64,
-            pad_token_id=None)),
-    tokenizer=_base_.tokenizer,
-    cross_modal_encoder=dict(
-        hidden_size=toy_width, num_layers=2, num_heads=2, intermediate_size=2 * toy_width),
+    text_encoder=dict(_delete_=True, **_base_.svl_toy_text_encoder),
+    tokenizer=_base_.svl_toy_tokenizer,
+    cross_modal_encoder=_base_.svl_toy_cross_modal,
     answer_vocab=_base_.answer_vocab,
     init_cfg=dict(type='Pretrained', checkpoint=pretrained_checkpoint))
 
