@@ -3,7 +3,9 @@
 # that a toy pretraining checkpoint always fits the toy VQA model. Names start with `svl_toy_`
 # so that this file can sit next to a dataset base among a config's bases. Use as
 #   model = dict(backbone=dict(arch=dict(_delete_=True, **_base_.svl_toy_vit_arch), ...),
-#                text_encoder=dict(_delete_=True, **_base_.svl_toy_text_encoder), ...)
+#                text_encoder=dict(_delete_=True, tokenizer=_base_.tokenizer,
+#                                  **_base_.svl_toy_text_encoder), tokenizer=_base_.tokenizer, ...)
+# the tokenizer comes from the toy dataset base, so that model and pipeline always share it
 svl_toy_width = 64
 svl_toy_heads = 2
 # a 2-layer ViT (32 px patches: a 4x4 grid on the toy 128 px images)
@@ -12,11 +14,9 @@ svl_toy_vit_arch = dict(
     num_layers=2,
     num_heads=svl_toy_heads,
     feedforward_channels=2 * svl_toy_width)
-# a random-init 1-layer BERT over the offline WordPiece vocab of tests/data/bert_vocab
-svl_toy_tokenizer = dict(type='AutoTokenizer', name_or_path='tests/data/bert_vocab')
+# a random-init 1-layer BERT (vocabulary size from the dataset base's tokenizer)
 svl_toy_text_encoder = dict(
     type='HFTextEncoder',
-    tokenizer=svl_toy_tokenizer,
     config=dict(
         vocab_size=None,
         hidden_size=svl_toy_width,

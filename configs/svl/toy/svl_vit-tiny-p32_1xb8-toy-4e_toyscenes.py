@@ -21,8 +21,8 @@ model = dict(
         img_size=_base_.crop_size,
         patch_size=32,
         init_cfg=None),
-    text_encoder=dict(_delete_=True, **_base_.svl_toy_text_encoder),
-    tokenizer=_base_.svl_toy_tokenizer,
+    text_encoder=dict(_delete_=True, tokenizer=_base_.tokenizer, **_base_.svl_toy_text_encoder),
+    tokenizer=_base_.tokenizer,
     cross_modal_encoder=_base_.svl_toy_cross_modal)
 
 # no pseudo-labels needed without SPL (the SPL configs switch to svl_train_dataset)
