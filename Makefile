@@ -4,8 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TOY_ROOT ?= data/toy_scenes
 PYTEST_ARGS ?=
+# the toy benchmark (docs/toy_benchmark.md); `make demo` is its BYOL-vs-random-init core
+BENCH_WORK ?= work_dirs/toy_benchmark
+BENCH_DATA ?= data/toy_benchmark
+DEMO_SEEDS ?= 0 1 2
 
-.PHONY: install env-info toy-data demo demo-svl test lint format clean
+.PHONY: install env-info toy-data demo demo-soco demo-svl toy-benchmark test lint format clean
 
 install:
 	bash tools/misc/install_env.sh
@@ -21,7 +25,15 @@ toy-data: install
 	    --img-size 128 --seed 0; \
 	fi
 
-demo: install toy-data
+demo: install
+	$(PY) tools/benchmarks/toy_benchmark.py --methods random byol \
+	  --probes obj-linear@resnet obj-knn@resnet --seeds $(DEMO_SEEDS) \
+	  --work-dir $(BENCH_WORK) --data-root $(BENCH_DATA) --docs-dir $(BENCH_WORK)/demo_docs
+
+toy-benchmark: install
+	$(PY) tools/benchmarks/toy_benchmark.py --work-dir $(BENCH_WORK) --data-root $(BENCH_DATA)
+
+demo-soco: install toy-data
 	PYTHON=$(PY) TOY_ROOT=$(TOY_ROOT) bash tools/run_demo.sh
 
 demo-svl: install toy-data

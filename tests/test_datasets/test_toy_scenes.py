@@ -444,3 +444,41 @@ def test_cli(tmp_path, capsys):
     assert len(list((tmp_path / 'ok' / 'val2017').iterdir())) == 1
     with pytest.raises(SystemExit):
         module.main([str(tmp_path / 'ok'), '--num-train', '2', '--num-val', '1'])
+
+
+def test_scene_style_options(tmp_path):
+    """--max-objects / --radius-range bound the shapes; the style is recorded in the header;
+    textures='random' draws a shape's pattern independently of its class."""
+    from mmvisrep.datasets.toy_scenes.render import render_scene
+    root = generate_toy_scenes(
+        tmp_path / 'style',
+        30,
+        2,
+        128,
+        0,
+        textures='random',
+        max_objects=2,
+        radius_range=(0.2, 0.25),
+        progress=False)
+    inst = _load(root, 'instances_train2017.json')
+    per_image = defaultdict(int)
+    for ann in inst['annotations']:
+        per_image[ann['image_id']] += 1
+    assert max(per_image.values()) <= 2
+    # visible boxes are bounded by the largest drawable shape (radius 0.25 x area factor <= 1.6)
+    assert max(max(a['bbox'][2:]) for a in inst['annotations']) <= 2 * 0.25 * 1.6 * 128 + 2
+    assert 'textures=random, max_objects=2, radius_range=(0.2, 0.25)' in inst['info'][
+        'description']
+    # the default style leaves the header as it was
+    assert 'textures' not in _load(
+        generate_toy_scenes(tmp_path / 'd', 1, 1, 64, 0, progress=False),
+        'instances_val2017.json')['info']['description']
+    # the texture mode changes the pixels drawn from the same random stream
+    a = render_scene(np.random.default_rng(3), 96, textures='class')
+    b = render_scene(np.random.default_rng(3), 96, textures='random')
+    assert not np.array_equal(a.image, b.image)
+    for kwargs, msg in [(dict(textures='plaid'), 'textures must be one of'),
+                        (dict(max_objects=0), 'max_objects must be in'),
+                        (dict(radius_range=(0.3, 0.2)), 'radius_range must satisfy')]:
+        with pytest.raises(ValueError, match=msg):
+            generate_toy_scenes(tmp_path / 'bad', 1, 1, 64, 0, progress=False, **kwargs)

@@ -320,3 +320,15 @@ def test_pipeline_check_refuses_stock_geometry():
             check_trace_pipeline(pipe.transforms)
     # Without trace rendering stock transforms are fine.
     check_trace_pipeline(Compose([dict(type='RandomFlip', prob=0.5)]).transforms)
+
+
+def test_crop_can_be_called_indefinitely():
+    """Regression: wrapping mmcv's cache_random_params piled up a wrapper per call (mmpretrain
+    lists rand_crop_params twice) and hit the recursion limit after ~1,000 samples a worker."""
+    import sys
+    crop = LNRandomResizedCrop(scale=16)
+    img = np.zeros((24, 32, 3), np.uint8)
+    for _ in range(sys.getrecursionlimit() + 100):
+        out = crop.transform(dict(img=img))
+    assert out['img'].shape == (16, 16, 3)
+    assert 'rand_crop_params' not in vars(crop)

@@ -25,6 +25,22 @@ def parse_args(argv=None):
         '--img-size', type=int, default=128, help='square image side in pixels (>= 64)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (>= 0)')
     parser.add_argument(
+        '--textures',
+        choices=('class', 'random'),
+        default='class',
+        help='object surface patterns: one per shape class (default), or drawn per object so '
+        'that only the outline identifies the class')
+    parser.add_argument(
+        '--max-objects', type=int, default=6, help='shapes per image: 1..N (default 6)')
+    parser.add_argument(
+        '--radius-range',
+        type=float,
+        nargs=2,
+        default=(0.07, 0.22),
+        metavar=('LOW', 'HIGH'),
+        help='shape radius as a fraction of the image side, before the per-class area factor '
+        '(default 0.07 0.22)')
+    parser.add_argument(
         '--overwrite',
         action='store_true',
         help='allow a non-empty OUT: its train2017/, val2017/, annotations/, '
@@ -49,7 +65,10 @@ def main(argv=None):
             img_size=args.img_size,
             seed=args.seed,
             overwrite=args.overwrite,
-            progress=not args.no_progress)
+            progress=not args.no_progress,
+            textures=args.textures,
+            max_objects=args.max_objects,
+            radius_range=tuple(args.radius_range))
     except (ValueError, TypeError, FileExistsError, NotADirectoryError) as err:
         parser.error(str(err))
     print(f'Wrote {args.num_train} train + {args.num_val} val toy scenes of '

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Union
+from typing import Tuple, Union
 
 import cv2
 import numpy as np
@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .annotations import dominant_label, instance_annotations, stuffthing_map, visible_objects
 from .classes import THING_CLASSES, THING_NAMES
-from .render import render_scene
+from .render import MAX_OBJECTS, RADIUS_RANGE, TEXTURE_MODES, render_scene
 from .text import make_captions, make_narrative
 
 SPLITS = ('train', 'val')
@@ -82,20 +82,22 @@ def _encode(ext, array, params=()):
     return buf.tobytes()
 
 
-def _sample(rng, img_size):
+def _sample(rng, img_size, style):
     """Render scenes from ``rng`` until one has at least one annotated object."""
     for _ in range(100):
-        scene = render_scene(rng, img_size)
+        scene = render_scene(rng, img_size, **style)
         objects = visible_objects(scene)
         if objects:
             return scene, objects
     raise RuntimeError(f'no annotatable object in 100 scenes of {img_size}px')
 
 
-def _header(split, img_size, seed):
+def _header(split, img_size, seed, style):
+    default = dict(textures='class', max_objects=MAX_OBJECTS, radius_range=RADIUS_RANGE)
+    changed = ''.join(f', {k}={v}' for k, v in style.items() if v != default[k])
     info = dict(
         description=f'mmvisrep toy scenes ({split}2017), procedurally generated: '
-        f'seed {seed}, {img_size}x{img_size} px',
+        f'seed {seed}, {img_size}x{img_size} px{changed}',
         url='',
         version='1.0',
         year=2017,
@@ -111,12 +113,27 @@ def generate_toy_scenes(out_dir: Union[str, Path],
                         img_size: int = 128,
                         seed: int = 0,
                         overwrite: bool = False,
-                        progress: bool = False) -> Path:
+                        progress: bool = False,
+                        textures: str = 'class',
+                        max_objects: int = MAX_OBJECTS,
+                        radius_range: Tuple[float, float] = RADIUS_RANGE) -> Path:
     """Generate ``num_train`` + ``num_val`` toy scenes of ``img_size`` px under ``out_dir``.
 
     Image ids are 1..num_train for train2017 and num_train+1..num_train+num_val for val2017.
-    Returns ``out_dir`` as a Path. See docs/toy_scenes.md for the layout.
+    Scene style: ``textures`` 'class' (each shape class has its own surface pattern) or 'random'
+    (patterns drawn per object, so only the outline tells the class); 1..``max_objects`` shapes
+    per image with radii in ``radius_range`` (fractions of the image side). The defaults are the
+    original toy scenes. Returns ``out_dir`` as a Path. See docs/toy_scenes.md for the layout.
     """
+    if textures not in TEXTURE_MODES:
+        raise ValueError(
+            f'generate_toy_scenes: textures must be one of {TEXTURE_MODES}, got {textures!r}')
+    _check_int('max_objects', max_objects, 1, 20)
+    lo, hi = (float(r) for r in radius_range)
+    if not 0.01 <= lo <= hi <= 0.45:
+        raise ValueError('generate_toy_scenes: radius_range must satisfy 0.01 <= low <= high '
+                         f'<= 0.45, got {tuple(radius_range)}')
+    style = dict(textures=textures, max_objects=max_objects, radius_range=(lo, hi))
     _check_int('num_train', num_train, 1, MAX_IMAGES)
     _check_int('num_val', num_val, 1, MAX_IMAGES)
     _check_int('img_size', img_size, MIN_IMG_SIZE, MAX_IMG_SIZE)
@@ -130,11 +147,11 @@ def generate_toy_scenes(out_dir: Union[str, Path],
     bar = tqdm(total=num_train + num_val, desc='toy scenes', unit='img', disable=not progress)
     next_image_id, ann_id, cap_id = 1, 1, 1
     for split_code, (split, count) in enumerate(zip(SPLITS, (num_train, num_val))):
-        info, licenses = _header(split, img_size, seed)
+        info, licenses = _header(split, img_size, seed, style)
         images, anns, caps, narratives, meta = [], [], [], [], []
         for index in range(count):
             rng = np.random.default_rng(np.random.SeedSequence([seed, split_code, index]))
-            scene, objects = _sample(rng, img_size)
+            scene, objects = _sample(rng, img_size, style)
             image_id = next_image_id
             next_image_id += 1
             file_name = image_file_name(image_id)

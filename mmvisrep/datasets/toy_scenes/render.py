@@ -258,8 +258,26 @@ def _stuff_layout(rng, size):
     return [top, bottom], region, boundary, float(h0 / size)
 
 
-def render_scene(rng: np.random.Generator, size: int) -> Scene:
-    """Draw one random scene of ``size`` x ``size`` pixels from ``rng``."""
+TEXTURE_MODES = ('class', 'random')
+OBJECT_TEXTURES = tuple(c['texture'] for c in THING_CLASSES)
+
+
+def render_scene(rng: np.random.Generator,
+                 size: int,
+                 textures: str = 'class',
+                 max_objects: int = MAX_OBJECTS,
+                 radius_range: Tuple[float, float] = RADIUS_RANGE) -> Scene:
+    """Draw one random scene of ``size`` x ``size`` pixels from ``rng``: 1..``max_objects``
+    shapes whose radius is drawn from ``radius_range`` (fractions of ``size``, before the
+    per-class area factor).
+
+    ``textures='class'`` gives every shape its class's surface pattern (shape and texture both
+    identify the class); ``'random'`` draws the pattern per object, independent of the class, so
+    that only the outline identifies it (colour and texture become nuisances to be ignored).
+    """
+    if textures not in TEXTURE_MODES:
+        raise ValueError(
+            f'render_scene: textures must be one of {TEXTURE_MODES}, got {textures!r}')
     stuff, region, boundary, horizon = _stuff_layout(rng, size)
     canvas = np.zeros((size, size, 3), np.float32)
     for pos, kind in enumerate(stuff):
@@ -268,18 +286,20 @@ def render_scene(rng: np.random.Generator, size: int) -> Scene:
         canvas[sel] = tex[sel]
 
     objects = []
-    for _ in range(int(rng.integers(1, MAX_OBJECTS + 1))):
+    for _ in range(int(rng.integers(1, max_objects + 1))):
         label = int(rng.integers(len(THING_CLASSES)))
         cls = THING_CLASSES[label]
         colour = COLOUR_NAMES[int(rng.integers(len(COLOUR_NAMES)))]
-        radius = float(rng.uniform(*RADIUS_RANGE) * size * _SIZE_FACTOR[cls['name']])
+        radius = float(rng.uniform(*radius_range) * size * _SIZE_FACTOR[cls['name']])
         centre = (float(rng.uniform(*CENTRE_RANGE) * size),
                   float(rng.uniform(*CENTRE_RANGE) * size))
         angle = 0.0 if cls['name'] == 'circle' else float(rng.uniform(0, 2 * np.pi))
         mask = shape_mask(cls['name'], centre, radius, angle, size)
         if not mask.any():
             continue
-        tex = _object_texture(cls['texture'], colour, centre, radius, angle, rng, size)
+        texture = cls['texture'] if textures == 'class' else \
+            OBJECT_TEXTURES[int(rng.integers(len(OBJECT_TEXTURES)))]
+        tex = _object_texture(texture, colour, centre, radius, angle, rng, size)
         # A dark one-pixel outline separates touching shapes of the same colour.
         inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         tex[mask & ~inner] *= 0.45

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmcv.transforms import RandomFlip as MMCVRandomFlip
-from mmcv.transforms.utils import cache_random_params
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
@@ -297,8 +296,11 @@ def _trace_arrays(results: dict, owner: str):
 class LNRandomResizedCrop(RandomResizedCrop):
     """mmpretrain ``RandomResizedCrop`` that also moves the trace points into the crop.
 
-    Same arguments, randomness and image output as the stock transform (its
-    ``rand_crop_params`` is cached for the call with mmcv's ``cache_random_params``). Adds
+    Same arguments, randomness and image output as the stock transform: the crop is drawn
+    once and handed to the stock transform for the call. (mmcv's ``cache_random_params`` is
+    not used: mmpretrain lists ``rand_crop_params`` twice in ``_methods_with_randomness``, so
+    the context wraps it twice and restores it once, and the wrappers pile up until Python's
+    recursion limit, about 1,000 calls per data worker.) Adds
     ``crop_bbox`` = ``[x0, y0, x0 + cw, y0 + ch]`` (pixels of the input image) and maps
     ``trace_xy`` with ``crop_points``; points that fall outside stay and are dropped when
     rendering. Without traces in ``results`` it is the stock transform.
@@ -307,9 +309,13 @@ class LNRandomResizedCrop(RandomResizedCrop):
     def transform(self, results: dict) -> dict:
         img = results['img']
         height, width = img.shape[:2]
-        with cache_random_params(self):
-            top, left, crop_h, crop_w = self.rand_crop_params(img)
+        params = self.rand_crop_params(img)
+        top, left, crop_h, crop_w = params
+        self.rand_crop_params = lambda *args, **kwargs: params
+        try:
             results = super().transform(results)
+        finally:
+            del self.rand_crop_params
         results['crop_bbox'] = np.array([left, top, left + crop_w, top + crop_h], np.float32)
         if 'trace_xy' in results:
             results['trace_xy'] = crop_points(results['trace_xy'], (left, top, crop_w, crop_h),

@@ -1,0 +1,327 @@
+"""The toy benchmark driver's own logic: step cache (skip, rerun after a kill), results
+aggregation and writing, the report, and the benchmark configs resolving."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from mmvisrep.toy_benchmark.cache import StepCache
+from mmvisrep.toy_benchmark.report import read_loss_curve, results_table, seed_table
+from mmvisrep.toy_benchmark.results import (aggregate, gain_over, methods_beating_random,
+                                            significant, summarise)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ---------------------------------------------------------------- cache
+def test_cache_runs_once_and_skips(tmp_path):
+    cache = StepCache(str(tmp_path), log=lambda msg: None)
+    calls = []
+
+    def step():
+        calls.append(1)
+        return dict(value=3)
+
+    first = cache.run('pretrain/byol/seed0', step)
+    again = cache.run('pretrain/byol/seed0', step)
+    assert calls == [1]
+    assert first['value'] == again['value'] == 3 and 'seconds' in first
+    # another process (a rerun of the driver) sees the same marker
+    assert StepCache(str(tmp_path), log=lambda m: None).get('pretrain/byol/seed0')['value'] == 3
+
+
+def test_killed_step_runs_again(tmp_path):
+    """A step that dies before returning leaves no marker, so the rerun executes it."""
+    cache = StepCache(str(tmp_path), log=lambda msg: None)
+
+    def killed():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cache.run('probe/x', killed)
+    assert cache.get('probe/x') is None
+    assert cache.run('probe/x', lambda: dict(ok=True))['ok'] is True
+
+
+def test_damaged_marker_counts_as_unfinished(tmp_path):
+    cache = StepCache(str(tmp_path), log=lambda msg: None)
+    marker = Path(cache.marker('data/scenes'))
+    marker.parent.mkdir(parents=True)
+    marker.write_text('{"trunc')
+    assert cache.get('data/scenes') is None
+    assert cache.run('data/scenes', lambda: dict(n=1))['n'] == 1
+
+
+def test_bad_step_names(tmp_path):
+    cache = StepCache(str(tmp_path))
+    for name in ('../escape', 'a b', ''):
+        with pytest.raises(ValueError):
+            cache.marker(name)
+
+
+# ---------------------------------------------------------------- results
+def test_summarise_by_hand():
+    out = summarise([1.0, 2.0, 3.0])
+    assert out == dict(seeds=[1.0, 2.0, 3.0], mean=2.0, std=1.0)
+    assert summarise([5.0])['std'] == 0.0
+    with pytest.raises(ValueError):
+        summarise([])
+    with pytest.raises(ValueError):
+        summarise([1.0, math.nan])
+
+
+def test_gain_in_seed_spreads():
+    base = summarise([10.0, 11.0, 12.0])  # std 1
+    good = summarise([16.0, 18.0, 20.0])  # std 2, mean 18
+    g = gain_over(good, base)
+    assert g == dict(gain=7.0, spread=2.0, ratio=3.5)
+    assert gain_over(summarise([12.0, 12.0, 12.0]), summarise([10.0] * 3))['ratio'] == math.inf
+
+
+def test_aggregate_and_significance():
+    per_seed = {
+        'obj-linear@resnet': {
+            'random': {
+                0: 10.0,
+                1: 11.0,
+                2: 12.0
+            },
+            'byol': {
+                0: 16.0,
+                1: 18.0,
+                2: 20.0
+            },
+            'soco': {
+                0: 11.0,
+                1: 12.0,
+                2: 13.0
+            },
+            'orl': {
+                0: 30.0,
+                2: 31.0
+            },  # one seed missing: summarised, flagged, never significant
+        }
+    }
+    res = aggregate(per_seed, [0, 1, 2], reference={'obj-linear@resnet': {'pixel-stats': 9.0}})
+    rows = res['probes']['obj-linear@resnet']
+    assert set(rows) == {'random', 'byol', 'soco', 'orl'}
+    assert res['incomplete'] == {'obj-linear@resnet': {'orl': [0, 2]}}
+    assert rows['orl']['mean'] == 30.5 and 'orl' not in res['gains']['obj-linear@resnet']
+    assert significant(res, 'obj-linear@resnet', 'byol')
+    assert not significant(res, 'obj-linear@resnet', 'soco')
+    assert methods_beating_random(res) == {'byol': ['obj-linear@resnet']}
+    assert res['reference']['obj-linear@resnet']['pixel-stats'] == 9.0
+    # the documented results.json form
+    for entry in rows.values():
+        assert set(entry) == {'seeds', 'mean', 'std'}
+    json.dumps(res)  # serialisable
+
+
+def test_results_table_marks_significant_rows():
+    res = aggregate({'p': {'random': {0: 1.0, 1: 2.0}, 'byol': {0: 9.0, 1: 10.0}}}, [0, 1])
+    table = results_table(res, ['random', 'byol'], {'byol': 'BYOL'}, {'p': 'probe'})
+    assert '| BYOL | 9.5 ± 0.7 (**+11.3σ**) |' in table
+    assert '| random | 1.5 ± 0.7 |' in table
+    partial = aggregate({'p': {'random': {0: 1.0, 1: 2.0}, 'byol': {1: 9.0}}}, [0, 1])
+    assert '| byol | 9.0 ± 0.0 (1 of 2 seeds) |' in results_table(partial, ['random', 'byol'], {},
+                                                                  {})
+    assert '| p | byol | – | 9.00 |' in seed_table(partial, ['random', 'byol'], {}, {})
+
+
+def test_read_loss_curve_over_resumed_runs(tmp_path):
+    """A resumed training logs into a second run folder; later values win."""
+    for run, records in (('20260101_000000', [(10, 1.0),
+                                              (20, 0.8)]), ('20260101_010000', [(20, 0.7),
+                                                                                (30, 0.5)])):
+        folder = tmp_path / run / 'vis_data'
+        folder.mkdir(parents=True)
+        lines = [json.dumps(dict(iter=i, loss=v, lr=0.1)) for i, v in records]
+        lines.append(json.dumps({'coco/bbox_mAP': 0.1, 'step': 3}))
+        (folder / 'scalars.json').write_text('\n'.join(lines) + '\n')
+    assert read_loss_curve(str(tmp_path)) == [(10, 1.0), (20, 0.7), (30, 0.5)]
+
+
+def test_read_loss_terms(tmp_path):
+    """Start (mean of the first 50 iterations) and end value of every loss term."""
+    from mmvisrep.toy_benchmark.report import read_loss_terms
+    folder = tmp_path / '20260101_000000' / 'vis_data'
+    folder.mkdir(parents=True)
+    rows = [dict(iter=i, loss=2.0 - i / 100, loss_itm=0.693, lr=0.1) for i in (20, 40, 60, 80)]
+    (folder / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    terms = read_loss_terms(str(tmp_path))
+    assert terms['loss'] == pytest.approx(((1.8 + 1.6 + 1.4) / 3, 1.2))
+    assert terms['loss_itm'] == pytest.approx((0.693, 0.693)) and 'lr' not in terms
+
+
+# ---------------------------------------------------------------- configs
+def _benchmark_configs():
+    return sorted((REPO / 'configs/toy_benchmark').rglob('*.py'))
+
+
+@pytest.mark.parametrize(
+    'config', [c for c in _benchmark_configs() if '_base_' not in c.parts], ids=lambda p: p.name)
+def test_benchmark_configs_share_the_protocol(config, tmp_path, monkeypatch):
+    """Every benchmark config resolves, reads the data root from TOYBENCH_DATA_ROOT and builds
+    the protocol's backbone."""
+    from mmengine.config import Config
+    monkeypatch.setenv('TOYBENCH_DATA_ROOT', f'{tmp_path}/')
+    cfg = Config.fromfile(str(config))
+    assert str(tmp_path) in cfg.pretty_text
+    backbone = cfg.model.backbone
+    if 'arch' in backbone:  # mmpretrain's ViT
+        assert backbone.patch_size == 16 and backbone.img_size == 128
+        assert backbone.arch['embed_dims'] == 192 and backbone.arch['num_layers'] == 4
+    elif backbone.type == 'MAE':  # the same ViT as mmseg's MAE backbone
+        assert backbone.patch_size == 16 and tuple(backbone.img_size) == (128, 128)
+        assert backbone.embed_dims == 192 and backbone.num_layers == 4
+    else:
+        assert backbone.depth == 18 and backbone.base_channels == 32
+
+
+def test_every_method_config_exists():
+    from mmvisrep.toy_benchmark.methods import METHODS
+    for method in METHODS:
+        for config in (method.config, method.stage3_config):
+            if config:
+                assert (REPO / config).is_file(), config
+
+
+# ---------------------------------------------------------------- driver
+class _FakeTools:
+    """Stands in for the subprocesses of the driver: records each tool run, writes what the
+    real tool would (probe json, a checkpoint marker), and can be told to die once."""
+
+    def __init__(self, fail_on=None):
+        self.calls = []
+        self.fail_on = fail_on
+
+    def call(self, bench, step, cmd):
+        from mmvisrep.toy_benchmark.runner import StepError
+        self.calls.append(step)
+        if self.fail_on and self.fail_on in step:
+            self.fail_on = None
+            raise StepError(f'{step}: killed')
+        cmd = [str(c) for c in cmd]
+        if 'tools/benchmarks/object_probe.py' in cmd:
+            out = Path(cmd[cmd.index('--out') + 1])
+            out.parent.mkdir(parents=True, exist_ok=True)
+            acc = 20.0 if cmd[3] in ('random', 'pixel-stats') else 30.0 + len(self.calls)
+            out.write_text(json.dumps(dict(linear=dict(accuracy=acc), knn=dict(accuracy=acc))))
+
+    def train(self, bench, step, config, work_dir, seed, options=()):
+        self.calls.append(step)
+        logs = Path(work_dir, '20260101_000000', 'vis_data')
+        logs.mkdir(parents=True, exist_ok=True)
+        (logs / 'scalars.json').write_text(''.join(
+            json.dumps(dict(iter=i, loss=1.0 / i)) + '\n' for i in (10, 20, 30)))
+        return dict(checkpoint=f'{work_dir}/epoch_8.pth', work_dir=work_dir)
+
+
+def _fake_bench(tmp_path, tools, monkeypatch):
+    from mmvisrep.toy_benchmark.methods import methods_for
+    from mmvisrep.toy_benchmark.runner import ToyBenchmark
+    monkeypatch.setattr(ToyBenchmark, 'call', lambda self, s, c: tools.call(self, s, c))
+    monkeypatch.setattr(ToyBenchmark, 'train', lambda self, *a, **k: tools.train(self, *a, **k))
+    bench = ToyBenchmark(
+        str(tmp_path / 'work'),
+        str(tmp_path / 'data'),
+        seeds=[0, 1],
+        methods=methods_for(['random', 'byol']),
+        probes=['obj-linear@resnet', 'obj-knn@resnet'],
+        log=lambda msg: None)
+    # the data steps are done (generating scenes is the generator's own test)
+    for step in ('data/scenes', 'data/labelled'):
+        bench.cache.run(step, dict)
+    return bench
+
+
+def test_driver_skips_finished_steps_and_resumes_after_a_kill(tmp_path, monkeypatch):
+    from mmvisrep.toy_benchmark.runner import StepError
+    tools = _FakeTools(fail_on='byol/seed1/objects')
+    bench = _fake_bench(tmp_path, tools, monkeypatch)
+    with pytest.raises(StepError, match='killed'):
+        bench.run()
+    first = list(tools.calls)
+    assert first == [
+        'probe/pixel-stats', 'probe/resnet/random/seed0/objects', 'pretrain/byol/seed0',
+        'probe/resnet/byol/seed0/objects', 'probe/resnet/random/seed1/objects',
+        'pretrain/byol/seed1', 'probe/resnet/byol/seed1/objects'
+    ]
+    tools.calls.clear()
+    outcome = bench.run()  # the rerun does only what the kill interrupted
+    assert tools.calls == ['probe/resnet/byol/seed1/objects']
+    tools.calls.clear()
+    assert bench.run() == outcome and tools.calls == []
+    assert bench.collect()['per_seed'] == outcome['per_seed']
+    assert outcome['per_seed']['obj-linear@resnet']['random'] == {0: 20.0, 1: 20.0}
+    assert outcome['reference'] == {'obj-linear@resnet': 20.0, 'obj-knn@resnet': 20.0}
+
+
+def test_results_writer(tmp_path, monkeypatch):
+    """results.json in the documented form, the probe plot and the page, from finished steps."""
+    from mmvisrep.toy_benchmark.write import write_outputs
+    bench = _fake_bench(tmp_path, _FakeTools(), monkeypatch)
+    outcome = bench.run()
+    results = write_outputs(bench, outcome, str(tmp_path / 'docs'))
+    saved = json.loads((tmp_path / 'docs/toy_benchmark/results.json').read_text())
+    assert saved['probes'] == results['probes']
+    byol = saved['probes']['obj-linear@resnet']['byol']
+    assert set(byol) == {'seeds', 'mean', 'std'} and len(byol['seeds']) == 2
+    assert byol['mean'] == pytest.approx(sum(byol['seeds']) / 2)
+    assert saved['probes']['obj-linear@resnet']['random'] == dict(
+        seeds=[20.0, 20.0], mean=20.0, std=0.0)
+    assert (tmp_path / 'docs/toy_benchmark/probes.png').stat().st_size > 1000
+    assert (tmp_path / 'docs/toy_benchmark/loss_curves.png').stat().st_size > 1000
+    page = (tmp_path / 'docs/toy_benchmark.md').read_text()
+    assert '| BYOL |' in page and 'pixel statistics (reference)' in page
+    assert 'Beating random init by more than 3 seed spreads: BYOL' in page
+
+
+def test_levers_reuse_the_benchmark_runs(tmp_path, monkeypatch):
+    """A lever setting re-probes the finished runs of every seed (cached); the benchmark's own
+    setting reuses its probe; levers.json holds mean ± std per method and the gain."""
+    from mmvisrep.toy_benchmark.levers import LEVER_SETTINGS, run_levers
+    from mmvisrep.toy_benchmark.write import levers_section
+    tools = _FakeTools()
+    bench = _fake_bench(tmp_path, tools, monkeypatch)
+    bench.run()
+    tools.calls.clear()
+    settings = [s for s in LEVER_SETTINGS if s[0] == 'labelled images']
+    out = run_levers(bench, settings)
+    assert tools.calls == [
+        f'levers/labelled-images/{n}/{m}/seed{s}' for n in ('50', '1000')
+        for m in ('random', 'byol') for s in (0, 1)
+    ]
+    assert json.loads((tmp_path / 'work/levers.json').read_text()) == out
+    row = next(r for r in out['rows']
+               if r['setting'] == '200 (benchmark)' and r['probe'] == 'obj-linear@resnet')
+    assert row['random'] == dict(seeds=[20.0, 20.0], mean=20.0, std=0.0)
+    assert row['gain']['gain'] == pytest.approx(row['byol']['mean'] - 20.0)
+    tools.calls.clear()
+    assert run_levers(bench, settings) == out and tools.calls == []
+    assert '| labelled images | 50 | obj-linear@resnet | 20.0 ± 0.0 |' in '\n'.join(
+        levers_section(out))
+
+
+def test_pretraining_lever(tmp_path, monkeypatch):
+    """A pretraining lever trains its variant once (cached) and reports the loss terms of the
+    variant next to the benchmark's own run."""
+    from mmvisrep.toy_benchmark.levers import run_levers
+    from mmvisrep.toy_benchmark.write import levers_section
+    tools = _FakeTools()
+    bench = _fake_bench(tmp_path, tools, monkeypatch)
+    bench.run()
+    tools.calls.clear()
+    lever = ('BYOL at half the lr', 'byol', ['optim_wrapper.optimizer.lr=0.5'])
+    out = run_levers(bench, settings=(), pretrain_levers=(lever, ))
+    assert tools.calls == ['levers/pretrain/byol-at-half-the-lr/seed0']
+    row = out['pretraining'][0]
+    # the fake run logs loss 1/i at iterations 10, 20, 30: all within the first 50 iterations
+    assert row['variant']['loss'] == pytest.approx(((0.1 + 0.05 + 1 / 30) / 3, 1 / 30))
+    assert row['benchmark'] == row['variant']  # the fake tools log the same curve
+    text = '\n'.join(levers_section(out))
+    assert '**BYOL at half the lr** (`byol`, seed 0' in text and '| loss |' in text
+    tools.calls.clear()
+    run_levers(bench, settings=(), pretrain_levers=(lever, ))
+    assert tools.calls == []
