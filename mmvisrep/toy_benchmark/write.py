@@ -27,15 +27,12 @@ PROBE_TITLES = {
 def machine_info() -> Dict:
     """CPU model, logical cores and the torch build the benchmark ran on."""
     import torch
+    # the model name is in /proc/cpuinfo on Linux; elsewhere platform's (often terser) name
     cpu = platform.processor() or 'unknown'
-    try:
+    if osp.isfile('/proc/cpuinfo'):
         with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
+            names = [ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')]
+        cpu = names[0] if names else cpu
     return dict(
         cpu=cpu,
         cores=os.cpu_count(),
