@@ -19,6 +19,11 @@ from .methods import METHODS, Method
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PROBE_CONFIG = 'configs/toy_benchmark/benchmarks/probes/object-probe_resnet18-w32_toybench.py'
+#: the object probe of each backbone family (the ViT sees each object as its own crop)
+OBJECT_PROBE_CONFIGS = {
+    'resnet': PROBE_CONFIG,
+    'vit': 'configs/toy_benchmark/benchmarks/probes/object-crop-probe_vit-tiny-p16_toybench.py',
+}
 SEG_CONFIG = 'configs/toy_benchmark/benchmarks/segmentation/' \
     'upernet_vit-tiny-p16_1xb8-600i_toybench-labelled200.py'
 DET_CONFIG = 'configs/toy_benchmark/benchmarks/detection/' \
@@ -30,6 +35,8 @@ PROBES = {
     'obj-linear@resnet': ('resnet', 'linear'),
     'obj-knn@resnet': ('resnet', 'knn'),
     'maskrcnn-bbox-ap@resnet': ('resnet', 'det'),
+    'obj-linear@vit': ('vit', 'linear'),
+    'obj-knn@vit': ('vit', 'knn'),
     'upernet-miou@vit': ('vit', 'seg'),
 }
 #: the data set every benchmark config reads (scene style of docs/toy_benchmark.md)
@@ -211,7 +218,8 @@ class ToyBenchmark:
                 self.run_dir('probes', f'{method.backbone}-{method.name}', seed),
                 'object_probe.json')
             self.call(step, [
-                self.python, 'tools/benchmarks/object_probe.py', PROBE_CONFIG, ckpt or 'random',
+                self.python, 'tools/benchmarks/object_probe.py',
+                OBJECT_PROBE_CONFIGS[method.backbone], ckpt or 'random',
                 '--seed', seed, '--out', out, '--no-progress'
             ])
             with open(out) as f:

@@ -20,6 +20,8 @@ PROBE_TITLES = {
     'obj-linear@resnet': 'ResNet objects, linear (acc %)',
     'obj-knn@resnet': 'ResNet objects, kNN (acc %)',
     'maskrcnn-bbox-ap@resnet': 'ResNet Mask R-CNN 200 img (box AP)',
+    'obj-linear@vit': 'ViT object crops, linear (acc %)',
+    'obj-knn@vit': 'ViT object crops, kNN (acc %)',
     'upernet-miou@vit': 'ViT UperNet 200 img (mIoU %)',
 }
 
@@ -248,9 +250,11 @@ def protocol_section(spec: Mapping, results: Mapping):
         'and MUG. Each row pretrains through `tools/train.py` with its config in '
         '`configs/toy_benchmark/`; random init is the same backbone untrained.',
         '- **Object probes** (`tools/benchmarks/object_probe.py`, frozen backbone): every '
-        'ground-truth box RoIAligned (3x3 bins, kept) on C2+C3 of the ResNet; logistic '
-        'regression with C chosen by 3-fold CV on the labelled '
-        'objects, and a weighted cosine kNN (k=20). Test: all val2017 objects.',
+        'ground-truth box RoIAligned (3x3 bins, kept) on C2+C3 of the ResNet; on the ViT, '
+        'whose 16 px tokens give an object only 2-4 tokens a side, each object cropped on its '
+        'own (1.3 x its longer side) and resized to 128 px, the token maps of all four blocks '
+        'pooled into 3x3 bins, kept; logistic regression with C chosen by 3-fold CV on the '
+        'labelled objects, and a weighted cosine kNN (k=20). Test: all val2017 objects.',
         '- **Fine-tuning probes**: the toy Mask R-CNN (R18-w32 FPN, 4conv1fc, BN) trained on the '
         '200 labelled images, val2017 box AP (ResNet); mmseg\'s UperNet on the ViT (MAE '
         'recipe) trained on the COCO-Stuff maps of the 200 labelled images for 600 '

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmvisrep.evaluation.probes import (box_colour_features, knn_probe, linear_probe,
+from mmvisrep.evaluation.probes import (ImageObjects, box_colour_features, crop_objects,
+                                        extract_object_features, knn_probe, linear_probe,
                                         load_coco_objects, roi_pool_levels)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,11 +108,73 @@ def test_roi_pool_levels_by_hand():
     assert torch.allclose(out[0], torch.tensor([8.0, 3.0, 12.0]), atol=1e-4)
 
 
+def test_roi_pool_levels_of_a_permuted_map():
+    # a ViT's token map is a (B, H, W, C) tensor permuted to (B, C, H, W): not contiguous
+    tokens = torch.randn(2, 8, 8, 5)
+    fmap = tokens.permute(0, 3, 1, 2)
+    assert not fmap.is_contiguous()
+    boxes = [torch.tensor([[0.0, 0.0, 16.0, 16.0]]), torch.tensor([[8.0, 0.0, 16.0, 8.0]])]
+    out = roi_pool_levels([fmap], boxes, (16, 16), roi_size=2, keep_bins=True)
+    # the 2x2 bins of the whole image are the means of the 4x4 quadrants; the second box is
+    # the top-right quadrant of image 1, its bins single 2x2 blocks of cells
+    expected0 = tokens[0].reshape(2, 4, 2, 4, 5).mean((1, 3)).permute(2, 0, 1).flatten()
+    expected1 = tokens[1, :4, 4:].reshape(2, 2, 2, 2, 5).mean((1, 3)).permute(2, 0, 1).flatten()
+    assert torch.allclose(out[0], expected0, atol=1e-5)
+    assert torch.allclose(out[1], expected1, atol=1e-5)
+
+
 def test_roi_pool_levels_keeps_images_apart():
     fmap = torch.stack([torch.full((1, 8, 8), 1.0), torch.full((1, 8, 8), 2.0)])
     boxes = [torch.tensor([[0.0, 0.0, 4.0, 4.0]]), torch.tensor([[2.0, 2.0, 6.0, 6.0]] * 2)]
     out = roi_pool_levels([fmap], boxes, (8, 8))
     assert out[:, 0].tolist() == [1.0, 2.0, 2.0]
+
+
+def test_crop_objects_by_hand():
+    img = np.random.default_rng(0).integers(0, 255, (40, 50, 3)).astype(np.uint8)
+    # a square box at the crop size and margin 1: exactly its pixels
+    same = crop_objects(img, np.array([[10, 12, 18, 20.0]]), size=8, margin=1.0)[0]
+    assert np.array_equal(same, img[12:20, 10:18])
+    # a 6x10 box at the right border: a 10 px square from x = 42, reflected beyond x = 50
+    edge = crop_objects(img, np.array([[44, 30, 50, 40.0]]), size=10, margin=1.0)[0]
+    assert np.array_equal(edge[:, :8], img[30:40, 42:50])
+    assert np.array_equal(edge[:, 8:], img[30:40, [48, 47]])
+    # margin 2 around a 4 px box doubled to 16 px: each source pixel becomes 2x2 (bilinear
+    # weights 1/4, 3/4 between neighbours); on a constant image every pixel keeps its value
+    flat = np.full((20, 20, 3), 7, np.uint8)
+    big = crop_objects(flat, np.array([[8, 8, 12, 12.0], [0, 0, 4, 4.0]]), size=16, margin=2.0)
+    assert len(big) == 2 and all(c.shape == (16, 16, 3) and (c == 7).all() for c in big)
+
+
+class _MeanColourNet(torch.nn.Module):
+    """A stand-in backbone: its map is the input itself, so pooled features are mean colours."""
+
+    def __init__(self):
+        super().__init__()
+        self.data_preprocessor = lambda data, training: dict(
+            inputs=torch.stack(data['inputs']).float())
+
+    def extract_feat(self, inputs, stage):
+        return (inputs, )
+
+
+def test_extract_object_features_with_crops(tmp_path):
+    import cv2
+    img = np.zeros((32, 32, 3), np.uint8)
+    img[4:12, 4:12] = (10, 20, 30)  # object 0
+    img[20:28, 16:24] = (200, 100, 0)  # object 1
+    cv2.imwrite(str(tmp_path / 'a.png'), img)
+    rec = ImageObjects(
+        str(tmp_path / 'a.png'), np.array([[4, 4, 12, 12], [16, 20, 24, 28.0]], np.float32),
+        np.array([0, 1]))
+    feats, labels = extract_object_features(
+        _MeanColourNet(), [rec], crop=dict(size=8, margin=1.0), progress=False)
+    # each object is its own input covering exactly its box: the mean is its colour
+    assert labels.tolist() == [0, 1]
+    assert np.allclose(feats, [[10, 20, 30], [200, 100, 0]], atol=1e-3)
+    # without crops the boxes are pooled from the whole image: the same values here
+    plain, _ = extract_object_features(_MeanColourNet(), [rec], progress=False)
+    assert np.allclose(plain, feats, atol=1e-3)
 
 
 def test_box_colour_features_by_hand():
@@ -170,3 +233,23 @@ def test_object_probe_tool(toy_scenes, tmp_path):
     assert a['num_test_objects'] == pix['num_test_objects'] > 0
     assert pix['feature_dim'] == 4**3 + 6
     assert 0.0 <= a['linear']['accuracy'] <= 100.0
+
+
+def test_vit_object_crop_probe_tool(toy_scenes, tmp_path):
+    """The ViT probe config: object crops through the toy ViT, 4 blocks x 192 x 3x3 bins."""
+    config = REPO / ('configs/toy_benchmark/benchmarks/probes/'
+                     'object-crop-probe_vit-tiny-p16_toybench.py')
+    out = tmp_path / 'vit.json'
+    subprocess.run([
+        sys.executable,
+        str(REPO / 'tools/benchmarks/object_probe.py'),
+        str(config), 'random', '--out',
+        str(out), '--no-progress', '--cfg-options', f'object_probe.data_root={toy_scenes}/',
+        'object_probe.train.ann_file=annotations/instances_train2017.json',
+        'object_probe.train.num_images=6', 'object_probe.batch_size=4'
+    ],
+                   check=True,
+                   cwd=REPO)
+    res = json.loads(out.read_text())
+    assert res['feature_dim'] == 4 * 192 * 9
+    assert res['num_test_objects'] > 0 and 0.0 <= res['knn']['accuracy'] <= 100.0

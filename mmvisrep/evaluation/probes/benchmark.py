@@ -10,6 +10,7 @@ Config keys (see configs/toy_benchmark/benchmarks/probes/)::
         train=dict(ann_file='annotations/...json', img_prefix='train2017/', num_images=200),
         test=dict(ann_file='annotations/instances_val2017.json', img_prefix='val2017/'),
         roi_size=2, batch_size=64,
+        crop=dict(size=128, margin=1.3),   # optional: each object as its own crop
         linear=dict(cs=(0.01, 0.1, 1.0, 10.0), folds=3),
         knn=dict(k=20, temperature=0.07),
         pixel_stats=dict(bins=4))
@@ -60,6 +61,7 @@ def probe_features(cfg, checkpoint: Optional[str], seed: int = 0, progress: bool
         batch_size=probe_cfg.get('batch_size', 64),
         roi_size=probe_cfg.get('roi_size', 2),
         keep_bins=probe_cfg.get('keep_bins', False),
+        crop=probe_cfg.get('crop'),
         progress=progress)
     return dict(
         train=extract_object_features(model, train_recs, desc='train objects', **kwargs),

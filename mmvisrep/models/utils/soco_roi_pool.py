@@ -49,9 +49,10 @@ def multilevel_roi_align(feats: Sequence[torch.Tensor],
             raise ValueError(f'{feat.size(0)} feature maps but boxes for {boxes.size(0)} images')
         height, width = feat.shape[-2:]
         rois = normalized_boxes_to_rois(boxes, height, width)
-        # the official casts features to the boxes' dtype (fp32 under AMP)
+        # the official casts features to the boxes' dtype (fp32 under AMP); mmcv's CPU kernel
+        # needs contiguous NCHW memory (a channels-last map would be misread without an error)
         outs.append(
             roi_align(
-                feat.to(rois.dtype), rois, (output_size, output_size), 1.0, sampling_ratio, 'avg',
-                aligned))
+                feat.to(rois.dtype).contiguous(), rois, (output_size, output_size), 1.0,
+                sampling_ratio, 'avg', aligned))
     return outs
