@@ -49,6 +49,11 @@ def parse_args(argv=None):
     parser.add_argument('--gpus', type=int, default=1, help='processes per stage (torchrun)')
     parser.add_argument('--ss-workers', type=int, default=1, help='selective-search processes')
     parser.add_argument(
+        '--ss-dir',
+        default=None,
+        help='selective-search proposals (default: META_DIR/orl_selective_search); they do not '
+        'depend on stage 1, so runs over the same images (e.g. other seeds) can share them')
+    parser.add_argument(
         '--knn-args', default='', help='extra options of orl_knn.py extract (quoted)')
     parser.add_argument(
         '--ss-args', default='', help='extra options of selective_search.py generate (quoted)')
@@ -81,7 +86,7 @@ class Pipeline:
         name = osp.splitext(osp.basename(args.stage3_config))[0]
         self.work_dir = args.work_dir or osp.join('work_dirs', 'orl', name)
         self.knn_json = osp.join(self.meta_dir, f'{args.prefix}_{args.k}nn_instance.json')
-        self.ss_dir = osp.join(self.meta_dir, 'orl_selective_search')
+        self.ss_dir = args.ss_dir or osp.join(self.meta_dir, 'orl_selective_search')
         self.proposals = osp.join(self.ss_dir, f'{args.prefix}_selective_search_proposal.json')
 
     # ----------------------------------------------------------------- helpers

@@ -188,7 +188,8 @@ class ToyBenchmark:
                                      self.run_dir('pretrain', method.name, seed), seed))
 
     def _orl(self, method: Method, seed: int) -> Dict:
-        """ORL stages 1-3 through tools/orl_pipeline.py, stage 1 = this seed's BYOL run."""
+        """ORL stages 1-3 through tools/orl_pipeline.py, stage 1 = this seed's BYOL run; the
+        selective-search proposals do not depend on the seed and are computed once for all."""
         stage1 = self.pretrain(
             next(m for m in METHODS if m.name == 'byol' and m.config == method.config), seed)
         work = self.run_dir('pretrain', method.name, seed)
@@ -199,7 +200,8 @@ class ToyBenchmark:
         corr = osp.join(meta, 'train2017_10nn_instance_correspondence.json')
         self.call(f'pretrain/{method.name}/seed{seed}', [
             self.python, 'tools/orl_pipeline.py', method.config, method.stage3_config,
-            '--work-dir', work, '--meta-dir', meta, '--ss-workers', '2', '--stage3-options',
+            '--work-dir', work, '--meta-dir', meta, '--ss-workers', '2', '--ss-dir',
+            osp.join(self.work_dir, 'data', 'orl_selective_search'), '--stage3-options',
             f'randomness.seed={seed}', f'train_dataloader.dataset.ann_file={corr}', '--knn-args',
             ORL_KNN_ARGS, '--corr-args', ORL_CORR_ARGS
         ])
