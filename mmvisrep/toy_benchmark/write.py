@@ -29,6 +29,7 @@ PROBE_TITLES = {
 def machine_info() -> Dict:
     """CPU model, logical cores and the torch build the benchmark ran on."""
     import torch
+
     # the model name is in /proc/cpuinfo on Linux; elsewhere platform's (often terser) name
     cpu = platform.processor() or 'unknown'
     if osp.isfile('/proc/cpuinfo'):
@@ -315,16 +316,20 @@ def levers_section(levers: Mapping):
     seeds = ', '.join(map(str, levers.get('seeds', [])))
     lines = [
         '## How the probe was chosen (levers, measured)', '',
-        'Each probe setting re-run on the random-init and BYOL backbones of seeds '
-        f'{seeds} (`tools/benchmarks/toy_benchmark_levers.py`); gain in seed spreads as above.',
-        '', '| lever | setting | probe | random init | BYOL | gain |', '|---|---|---|---|---|---|'
+        'Each probe setting re-run on the random-init and stock-baseline backbones (BYOL for '
+        f'the ResNet, MAE for the ViT) of seeds {seeds} '
+        '(`tools/benchmarks/toy_benchmark_levers.py`); gain in seed spreads as above.', '',
+        '| lever | setting | probe | random init | stock baseline | gain |',
+        '|---|---|---|---|---|---|'
     ]
+    labels = method_labels()
     for row in levers['rows']:
         gain = row.get('gain')
         cell = '' if gain is None else f'{gain["gain"]:+.1f} ({gain["ratio"]:+.1f}σ)'
+        baseline = row.get('baseline', 'byol')  # levers.json of before the ViT levers
         lines.append(f'| {row["lever"]} | {row["setting"]} | {row["probe"]} | '
-                     f'{_fmt_entry(row.get("random"))} | {_fmt_entry(row.get("byol"))} | '
-                     f'{cell} |')
+                     f'{_fmt_entry(row.get("random"))} | {labels.get(baseline, baseline)} '
+                     f'{_fmt_entry(row.get(baseline))} | {cell} |')
     for row in levers.get('pretraining', []):
         lines += [
             '', f'**{row["lever"]}** (`{row["method"]}`, seed {row["seed"]}, '

@@ -218,7 +218,11 @@ class _FakeTools:
         return dict(checkpoint=f'{work_dir}/epoch_8.pth', work_dir=work_dir)
 
 
-def _fake_bench(tmp_path, tools, monkeypatch):
+def _fake_bench(tmp_path,
+                tools,
+                monkeypatch,
+                methods=('random', 'byol'),
+                probes=('obj-linear@resnet', 'obj-knn@resnet')):
     from mmvisrep.toy_benchmark.methods import methods_for
     from mmvisrep.toy_benchmark.runner import ToyBenchmark
     monkeypatch.setattr(ToyBenchmark, 'call', lambda self, s, c: tools.call(self, s, c))
@@ -227,8 +231,8 @@ def _fake_bench(tmp_path, tools, monkeypatch):
         str(tmp_path / 'work'),
         str(tmp_path / 'data'),
         seeds=[0, 1],
-        methods=methods_for(['random', 'byol']),
-        probes=['obj-linear@resnet', 'obj-knn@resnet'],
+        methods=methods_for(list(methods)),
+        probes=list(probes),
         log=lambda msg: None)
     # the data steps are done (generating scenes is the generator's own test)
     for step in ('data/scenes', 'data/labelled'):
@@ -287,7 +291,7 @@ def test_levers_reuse_the_benchmark_runs(tmp_path, monkeypatch):
     bench = _fake_bench(tmp_path, tools, monkeypatch)
     bench.run()
     tools.calls.clear()
-    settings = [s for s in LEVER_SETTINGS if s[0] == 'labelled images']
+    settings = [s for s in LEVER_SETTINGS if s[1] == 'labelled images']
     out = run_levers(bench, settings)
     assert tools.calls == [
         f'levers/labelled-images/{n}/{m}/seed{s}' for n in ('50', '1000')
@@ -302,6 +306,36 @@ def test_levers_reuse_the_benchmark_runs(tmp_path, monkeypatch):
     assert run_levers(bench, settings) == out and tools.calls == []
     assert '| labelled images | 50 | obj-linear@resnet | 20.0 ± 0.0 |' in '\n'.join(
         levers_section(out))
+
+
+def test_vit_levers_compare_mae_with_random_init(tmp_path, monkeypatch):
+    """The ViT levers probe the random-init and MAE ViTs with the ViT's probe config."""
+    from mmvisrep.toy_benchmark.levers import LEVER_SETTINGS, run_levers
+    from mmvisrep.toy_benchmark.runner import OBJECT_PROBE_CONFIGS
+    from mmvisrep.toy_benchmark.write import levers_section
+    tools = _FakeTools()
+    bench = _fake_bench(
+        tmp_path, tools, monkeypatch, methods=('random', 'mae'),
+        probes=('obj-linear@vit', 'obj-knn@vit'))
+    bench.run()
+    assert 'probe/vit/random/seed0/objects' in tools.calls
+    tools.calls.clear()
+    configs = []
+    monkeypatch.setattr(tools, 'call',
+                        lambda b, step, cmd: (configs.append(str(cmd[2])),
+                                              _FakeTools.call(tools, b, step, cmd)))
+    settings = [s for s in LEVER_SETTINGS if s[1] == 'ViT input']
+    out = run_levers(bench, settings)
+    assert tools.calls == [
+        f'levers/vit/vit-input/scene--roialign-on-the-token-grid/{m}/seed{s}'
+        for m in ('random', 'mae') for s in (0, 1)
+    ]
+    assert set(configs) == {OBJECT_PROBE_CONFIGS['vit']}
+    row = next(r for r in out['rows'] if r['probe'] == 'obj-linear@vit')
+    assert row['baseline'] == 'mae' and row['gain']['gain'] == pytest.approx(
+        row['mae']['mean'] - row['random']['mean'])
+    assert '| ViT input | object crops (benchmark) | obj-linear@vit | 20.0 ± 0.0 | MAE ' in \
+        '\n'.join(levers_section(out))
 
 
 def test_pretraining_lever(tmp_path, monkeypatch):

@@ -1,12 +1,12 @@
-"""Measure the toy benchmark's probe-side levers on its finished random-init and BYOL runs.
+"""Measure the toy benchmark's probe-side levers on its finished random-init, BYOL and MAE runs.
 
 Re-runs the object probe with each setting of ``mmvisrep/toy_benchmark/levers.py`` (feature
-maps, RoI bins, labelled images) on the backbones of every seed, pretrains its pretraining
-levers (e.g. SVL with BERT's init std) for seed 0, caches each run in the
-benchmark's step cache, writes ``WORK_DIR/levers.json`` and rewrites the benchmark's report,
+maps, RoI bins, labelled images; the ViT's input and blocks) on the backbones of every seed,
+pretrains its pretraining levers (e.g. SVL with BERT's init std) for seed 0, caches each run in
+the benchmark's step cache, writes ``WORK_DIR/levers.json`` and rewrites the benchmark's report,
 which renders it::
 
-    python tools/benchmarks/toy_benchmark.py --methods random byol   # the runs it reuses
+    python tools/benchmarks/toy_benchmark.py --methods random byol mae   # the runs it reuses
     python tools/benchmarks/toy_benchmark_levers.py
 """
 import argparse
@@ -42,7 +42,8 @@ def main(argv=None):
         gain = row.get('gain', {})
         print(f'{row["lever"]:>16} | {row["setting"]:<22} | {row["probe"]:<18} | '
               f'random {row["random"]["mean"]:.1f} ± {row["random"]["std"]:.1f} | '
-              f'BYOL {row["byol"]["mean"]:.1f} ± {row["byol"]["std"]:.1f} | '
+              f'{row["baseline"]} {row[row["baseline"]]["mean"]:.1f} ± '
+              f'{row[row["baseline"]]["std"]:.1f} | '
               f'{gain.get("ratio", float("nan")):+.1f} spreads')
     from mmvisrep.toy_benchmark.write import write_report
     write_report(args.work_dir, args.data_root, args.seeds, args.docs_dir)
