@@ -221,8 +221,8 @@ class ToyBenchmark:
                 'object_probe.json')
             self.call(step, [
                 self.python, 'tools/benchmarks/object_probe.py',
-                OBJECT_PROBE_CONFIGS[method.backbone], ckpt or 'random',
-                '--seed', seed, '--out', out, '--no-progress'
+                OBJECT_PROBE_CONFIGS[method.backbone], ckpt or 'random', '--seed', seed, '--out',
+                out, '--no-progress'
             ])
             with open(out) as f:
                 res = json.load(f)

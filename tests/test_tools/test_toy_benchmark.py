@@ -315,15 +315,18 @@ def test_vit_levers_compare_mae_with_random_init(tmp_path, monkeypatch):
     from mmvisrep.toy_benchmark.write import levers_section
     tools = _FakeTools()
     bench = _fake_bench(
-        tmp_path, tools, monkeypatch, methods=('random', 'mae'),
+        tmp_path,
+        tools,
+        monkeypatch,
+        methods=('random', 'mae'),
         probes=('obj-linear@vit', 'obj-knn@vit'))
     bench.run()
     assert 'probe/vit/random/seed0/objects' in tools.calls
     tools.calls.clear()
     configs = []
-    monkeypatch.setattr(tools, 'call',
-                        lambda b, step, cmd: (configs.append(str(cmd[2])),
-                                              _FakeTools.call(tools, b, step, cmd)))
+    monkeypatch.setattr(
+        tools, 'call', lambda b, step, cmd:
+        (configs.append(str(cmd[2])), _FakeTools.call(tools, b, step, cmd)))
     settings = [s for s in LEVER_SETTINGS if s[1] == 'ViT input']
     out = run_levers(bench, settings)
     assert tools.calls == [
@@ -332,8 +335,8 @@ def test_vit_levers_compare_mae_with_random_init(tmp_path, monkeypatch):
     ]
     assert set(configs) == {OBJECT_PROBE_CONFIGS['vit']}
     row = next(r for r in out['rows'] if r['probe'] == 'obj-linear@vit')
-    assert row['baseline'] == 'mae' and row['gain']['gain'] == pytest.approx(
-        row['mae']['mean'] - row['random']['mean'])
+    assert row['baseline'] == 'mae' and row['gain']['gain'] == pytest.approx(row['mae']['mean'] -
+                                                                             row['random']['mean'])
     assert '| ViT input | object crops (benchmark) | obj-linear@vit | 20.0 ± 0.0 | MAE ' in \
         '\n'.join(levers_section(out))
 

@@ -108,8 +108,7 @@ def roi_pool_levels(feature_maps: Sequence[torch.Tensor],
     return torch.cat(pooled, 1)
 
 
-def crop_objects(img: np.ndarray, boxes: np.ndarray, size: int,
-                 margin: float) -> List[np.ndarray]:
+def crop_objects(img: np.ndarray, boxes: np.ndarray, size: int, margin: float) -> List[np.ndarray]:
     """``size`` x ``size`` crops of ``img``, one per box: a square of ``margin`` x the box's
     longer side around its centre (reflected where it leaves the image), bilinearly resized."""
     crops = []
