@@ -82,9 +82,15 @@ def run_levers(bench, settings=LEVER_SETTINGS, pretrain_levers=()) -> Dict:
             row['gain'] = gain_over(summary[baseline], summary['random'])
             rows.append(row)
     out = dict(seeds=list(bench.seeds), rows=rows)
+    path = osp.join(bench.work_dir, 'levers.json')
     if pretrain_levers:
         out['pretraining'] = run_pretrain_levers(bench, pretrain_levers)
-    atomic_write_text(json.dumps(out, indent=1), osp.join(bench.work_dir, 'levers.json'))
+    elif osp.isfile(path):  # not re-run this time: keep what an earlier call measured
+        with open(path) as f:
+            earlier = json.load(f).get('pretraining')
+        if earlier:
+            out['pretraining'] = earlier
+    atomic_write_text(json.dumps(out, indent=1), path)
     return out
 
 

@@ -362,3 +362,6 @@ def test_pretraining_lever(tmp_path, monkeypatch):
     tools.calls.clear()
     run_levers(bench, settings=(), pretrain_levers=(lever, ))
     assert tools.calls == []
+    # a call without the pretraining levers keeps their measured rows
+    kept = run_levers(bench, settings=())['pretraining']
+    assert kept == json.loads(json.dumps(out['pretraining']))
