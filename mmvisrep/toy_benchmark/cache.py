@@ -5,11 +5,12 @@ produced and how long it took. A step killed before its marker is written runs a
 themselves resume (``tools/train.py --resume`` restarts from the last epoch checkpoint, the
 offline tools skip finished chunks), so a kill costs at most the epoch or chunk in progress.
 """
+import glob
 import json
 import os.path as osp
 import re
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 from mmvisrep.utils.atomic_io import atomic_write_text
 
@@ -39,6 +40,15 @@ class StepCache:
         except (OSError, ValueError):
             self.log(f'[toy_benchmark] marker {path} is unreadable: running {step} again')
             return None
+
+    def probed_seeds(self) -> List[int]:
+        """The seeds that have at least one finished probe step (``probe/.../seed<N>/...``)."""
+        found = set()
+        for path in glob.glob(osp.join(self.root, 'probe', '*', '*', 'seed*')):
+            match = re.fullmatch(r'seed(\d+)', osp.basename(path))
+            if match:
+                found.add(int(match.group(1)))
+        return sorted(found)
 
     def run(self, step: str, fn: Callable[[], Optional[Dict]]) -> Dict:
         """Return the cached payload of ``step``, or run ``fn`` and cache what it returns."""

@@ -151,12 +151,15 @@ def write_report(work_dir: str,
                  seeds,
                  docs_dir: str,
                  python: Optional[str] = None) -> Dict:
-    """Rewrite the report from every finished step of every method and probe under
-    ``work_dir`` (whatever a call ran), with the measured levers when ``levers.json`` exists."""
+    """Rewrite the report from every finished step of every method, probe and seed under
+    ``work_dir`` (whatever a call ran: ``seeds`` are added to those with finished probes), with
+    the measured levers when ``levers.json`` exists."""
     import sys
 
+    from .cache import StepCache
     from .methods import methods_for
     from .runner import ToyBenchmark
+    seeds = sorted(set(seeds) | set(StepCache(work_dir).probed_seeds()))
     report = ToyBenchmark(
         work_dir,
         data_root,

@@ -282,6 +282,18 @@ def test_results_writer(tmp_path, monkeypatch):
     assert 'Beating random init by more than 3 seed spreads: BYOL' in page
 
 
+def test_report_covers_every_cached_seed(tmp_path, monkeypatch):
+    """A later call for one seed rewrites the report with every seed that has finished probes,
+    not only its own (its rows would otherwise show one seed and no spread)."""
+    from mmvisrep.toy_benchmark.write import write_report
+    bench = _fake_bench(tmp_path, _FakeTools(), monkeypatch)
+    bench.run()  # seeds 0 and 1
+    assert bench.cache.probed_seeds() == [0, 1]
+    results = write_report(bench.work_dir, bench.data_root, [0], str(tmp_path / 'docs'))
+    assert results['seeds'] == [0, 1]
+    assert len(results['probes']['obj-linear@resnet']['byol']['seeds']) == 2
+
+
 def test_levers_reuse_the_benchmark_runs(tmp_path, monkeypatch):
     """A lever setting re-probes the finished runs of every seed (cached); the benchmark's own
     setting reuses its probe; levers.json holds mean ± std per method and the gain."""
