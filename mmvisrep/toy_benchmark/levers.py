@@ -37,10 +37,14 @@ LEVER_SETTINGS = (
 LEVER_BASELINES = {'resnet': 'byol', 'vit': 'mae'}
 #: pretraining levers: (name, method, --cfg-options) re-run for seed 0 and compared, by the
 #: start and end of each loss term, with the benchmark's own run of the method
-PRETRAIN_LEVERS = (('SVL init std 0.02 (BERT default) instead of 0.07', 'svl', [
-    'model.text_encoder.config.initializer_range=0.02',
-    'model.cross_modal_encoder.initializer_range=0.02'
-]), )
+PRETRAIN_LEVERS = (
+    ('SVL init std 0.02 (BERT default) instead of 0.07', 'svl', [
+        'model.text_encoder.config.initializer_range=0.02',
+        'model.cross_modal_encoder.initializer_range=0.02'
+    ]),
+    ('SPL on matched pairs only (no-object class off, as in configs/svl/)', 'svl-spl',
+     ['model.spl.head.no_object=False']),
+)
 
 
 def _slug(text: str) -> str:
