@@ -32,8 +32,10 @@ def _train_cmd(work_dir, toy_scenes, max_epochs, *extra):
 
 
 def _last_epoch(work_dir: Path) -> int:
-    name = (work_dir / 'last_checkpoint').read_text().strip()
-    return int(re.search(r'epoch_(\d+)\.pth$', name).group(1))
+    """The epoch ``last_checkpoint`` names (0 while it is missing or being written)."""
+    path = work_dir / 'last_checkpoint'
+    match = re.search(r'epoch_(\d+)\.pth$', path.read_text().strip()) if path.exists() else None
+    return int(match.group(1)) if match else 0
 
 
 def test_train_kill_resume(toy_scenes, tmp_path):
@@ -48,11 +50,12 @@ def test_train_kill_resume(toy_scenes, tmp_path):
             stderr=subprocess.STDOUT)
     deadline = time.time() + 300
     try:
-        while not (work_dir / 'epoch_2.pth').exists():
+        # mmengine names a checkpoint in last_checkpoint once it is saved: polling the .pth
+        # file alone raced the hook on a loaded machine
+        while _last_epoch(work_dir) < 2:
             assert proc.poll() is None, first_log.read_text()[-3000:]
             assert time.time() < deadline, 'no epoch_2.pth within 5 minutes'
             time.sleep(0.2)
-        time.sleep(0.5)  # let the checkpoint hook finish writing last_checkpoint
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
