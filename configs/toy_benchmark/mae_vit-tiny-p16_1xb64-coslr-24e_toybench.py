@@ -12,19 +12,8 @@ _base_ = [
 custom_imports = dict(imports=['mmvisrep'], allow_failed_imports=False)
 
 img_size = _base_.toybench_img_size
-patch = _base_.toybench_vit_patch
-model = dict(
-    backbone=dict(
-        arch=dict(_delete_=True, **_base_.toybench_vit_arch), img_size=img_size,
-        patch_size=patch),
-    neck=dict(
-        num_patches=(img_size // patch)**2,
-        patch_size=patch,
-        embed_dim=_base_.toybench_vit_arch['embed_dims'],
-        decoder_embed_dim=128,
-        decoder_depth=2,
-        decoder_num_heads=4),
-    head=dict(patch_size=patch))
+# the protocol's ViT with MAE's pixel decoder (shared with MUG)
+model = _base_.toybench_mae_model
 
 train_dataloader = dict(
     batch_size=64,

@@ -7,19 +7,8 @@
 _base_ = ['../mug/mug_vit-tiny-p16_1xb16-toy-10e_toyscenes.py', './_base_/toybench_protocol.py']
 
 img_size = _base_.toybench_img_size
-patch = _base_.toybench_vit_patch
-model = dict(
-    backbone=dict(
-        arch=dict(_delete_=True, **_base_.toybench_vit_arch), img_size=img_size,
-        patch_size=patch),
-    neck=dict(
-        num_patches=(img_size // patch)**2,
-        patch_size=patch,
-        embed_dim=_base_.toybench_vit_arch['embed_dims'],
-        decoder_embed_dim=128,
-        decoder_depth=2,
-        decoder_num_heads=4),
-    head=dict(patch_size=patch))
+# the protocol's ViT with MAE's pixel decoder (shared with MUG)
+model = _base_.toybench_mae_model
 
 # the toy data base's train pipeline at the benchmark's crop size
 train_pipeline = [

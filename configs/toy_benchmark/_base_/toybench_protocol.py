@@ -27,3 +27,18 @@ toybench_resnet_channels = [toybench_resnet_width * 2**i for i in range(4)]
 
 toybench_vit_patch = 16
 toybench_vit_arch = dict(embed_dims=192, num_layers=4, num_heads=3, feedforward_channels=768)
+# the ViT with MAE's pixel decoder (a 2-block, 128-wide decoder) as MAEViT / MAEPretrainDecoder /
+# MAEPretrainHead overrides: what the MAE and MUG configs share
+toybench_mae_model = dict(
+    backbone=dict(
+        arch=dict(_delete_=True, **toybench_vit_arch),
+        img_size=toybench_img_size,
+        patch_size=toybench_vit_patch),
+    neck=dict(
+        num_patches=(toybench_img_size // toybench_vit_patch)**2,
+        patch_size=toybench_vit_patch,
+        embed_dim=toybench_vit_arch['embed_dims'],
+        decoder_embed_dim=128,
+        decoder_depth=2,
+        decoder_num_heads=4),
+    head=dict(patch_size=toybench_vit_patch))
