@@ -1,10 +1,12 @@
-"""The probe-side levers of the toy benchmark, measured: each setting of the object probe re-run
-on the benchmark's own random-init and stock-baseline backbones of every seed (BYOL for the
-ResNet, MAE for the ViT; no pretraining reruns).
+"""The levers of the toy benchmark, measured: each setting of the object probe re-run on the
+benchmark's own random-init and stock-baseline backbones of every seed (BYOL for the ResNet, MAE
+for the ViT), each schedule setting re-pretraining the stock baseline for every seed, and the
+pretraining levers re-running one method for seed 0.
 
-A lever is a set of ``--cfg-options`` of ``tools/benchmarks/object_probe.py``; every
-(setting, method, seed) is a cached step of the benchmark's :class:`StepCache`, and the result
-is ``WORK_DIR/levers.json``, which the benchmark's report renders.
+A probe lever is a set of ``--cfg-options`` of ``tools/benchmarks/object_probe.py``, a schedule
+lever a set of ``--cfg-options`` of ``tools/train.py``; every (setting, method, seed) is a cached
+step of the benchmark's :class:`StepCache`, and the result is ``WORK_DIR/levers.json``, which the
+benchmark's report renders.
 """
 import json
 import os.path as osp
@@ -33,6 +35,13 @@ LEVER_SETTINGS = (
     ('vit', 'ViT blocks', 'last block only', ['model.backbone.out_indices=(3,)']),
     ('vit', 'ViT blocks', 'all four (benchmark)', []),
 )
+#: (backbone, lever, setting, tools/train.py --cfg-options): the stock baseline re-pretrained
+#: with the options for every seed and probed as in the benchmark; random init is unchanged
+SCHEDULE_LEVERS = (
+    ('resnet', 'pretraining epochs', '4 (half the iterations)',
+     ['train_cfg.max_epochs=4', 'param_scheduler.1.T_max=3', 'param_scheduler.1.end=4']),
+    ('resnet', 'pretraining epochs', '8 (benchmark)', []),
+)
 #: the stock baseline each backbone's levers compare with random init
 LEVER_BASELINES = {'resnet': 'byol', 'vit': 'mae'}
 #: pretraining levers: (name, method, --cfg-options) re-run for seed 0 and compared, by the
@@ -51,51 +60,78 @@ def _slug(text: str) -> str:
     return ''.join(c if c.isalnum() else '-' for c in text.lower()).strip('-')
 
 
-def run_levers(bench, settings=LEVER_SETTINGS, pretrain_levers=()) -> Dict:
+def run_levers(bench, settings=LEVER_SETTINGS, pretrain_levers=(), schedule_levers=()) -> Dict:
     """Probe every setting on the finished random-init and stock-baseline runs of its backbone
-    (all seeds), and run the ``pretrain_levers`` (see :func:`run_pretrain_levers`)."""
+    (all seeds), re-pretrain the baseline for every ``schedule_levers`` setting, and run the
+    ``pretrain_levers`` (see :func:`run_pretrain_levers`). Kinds not run this time keep what an
+    earlier call wrote to ``levers.json``."""
+    rows = [row for setting in settings for row in _lever_rows(bench, setting, schedule=False)]
+    rows += [
+        row for setting in schedule_levers for row in _lever_rows(bench, setting, schedule=True)
+    ]
+    path = osp.join(bench.work_dir, 'levers.json')
+    earlier = {}
+    if osp.isfile(path):
+        with open(path) as f:
+            earlier = json.load(f)
+    if not schedule_levers:
+        rows += [r for r in earlier.get('rows', []) if r.get('kind') == 'schedule']
+    out = dict(seeds=list(bench.seeds), rows=rows)
+    if pretrain_levers:
+        out['pretraining'] = run_pretrain_levers(bench, pretrain_levers)
+    elif earlier.get('pretraining'):
+        out['pretraining'] = earlier['pretraining']
+    atomic_write_text(json.dumps(out, indent=1), path)
+    return out
+
+
+def _lever_rows(bench, setting, schedule: bool) -> List[Dict]:
+    """The linear and kNN rows of one lever setting: random init vs the stock baseline."""
     from .methods import METHODS
     from .runner import OBJECT_PROBE_CONFIGS
 
-    rows: List[Dict] = []
-    for backbone, lever, setting, options in settings:
-        baseline = LEVER_BASELINES[backbone]
-        values: Dict[str, Dict[str, List[float]]] = {}
-        for name in ('random', baseline):
-            method = next(m for m in METHODS if m.name == name and m.backbone == backbone)
-            for seed in bench.seeds:
-                if options:
-                    # the ResNet levers came first: their steps keep the names without backbone
-                    prefix = 'levers' if backbone == 'resnet' else f'levers/{backbone}'
-                    step = f'{prefix}/{_slug(lever)}/{_slug(setting)}/{name}/seed{seed}'
-                    res = bench.cache.run(
-                        step, lambda: _probe(bench, step, OBJECT_PROBE_CONFIGS[backbone], method,
-                                             seed, options))
-                else:  # the benchmark's own setting: its cached probe
-                    res = bench.object_probe(method, seed, _checkpoint(bench, method, seed))
-                for kind in ('linear', 'knn'):
-                    values.setdefault(kind, {}).setdefault(name, []).append(res[kind])
-        for kind, per_method in values.items():
-            summary = {m: summarise(v) for m, v in per_method.items()}
-            row = dict(
-                lever=lever,
-                setting=setting,
-                probe=f'obj-{kind}@{backbone}',
-                baseline=baseline,
-                **summary)
-            row['gain'] = gain_over(summary[baseline], summary['random'])
-            rows.append(row)
-    out = dict(seeds=list(bench.seeds), rows=rows)
-    path = osp.join(bench.work_dir, 'levers.json')
-    if pretrain_levers:
-        out['pretraining'] = run_pretrain_levers(bench, pretrain_levers)
-    elif osp.isfile(path):  # not re-run this time: keep what an earlier call measured
-        with open(path) as f:
-            earlier = json.load(f).get('pretraining')
-        if earlier:
-            out['pretraining'] = earlier
-    atomic_write_text(json.dumps(out, indent=1), path)
-    return out
+    backbone, lever, name_of_setting, options = setting
+    baseline = LEVER_BASELINES[backbone]
+    # the ResNet probe levers came first: their steps keep the names without backbone
+    prefix = 'levers' if backbone == 'resnet' and not schedule else f'levers/{backbone}'
+    if schedule:
+        prefix += '/schedule'
+    values: Dict[str, Dict[str, List[float]]] = {}
+    for name in ('random', baseline):
+        method = next(m for m in METHODS if m.name == name and m.backbone == backbone)
+        for seed in bench.seeds:
+            step = f'{prefix}/{_slug(lever)}/{_slug(name_of_setting)}/{name}/seed{seed}'
+            if not options or (schedule and method.is_random):
+                # the benchmark's own setting (random init has no schedule): its cached probe
+                res = bench.object_probe(method, seed, _checkpoint(bench, method, seed))
+            elif schedule:
+                work = osp.join(bench.work_dir, step)
+                ckpt = bench.cache.run(
+                    step + '/pretrain',
+                    lambda: bench.train(step + '/pretrain', method.config, work, seed, options))
+                res = bench.cache.run(
+                    step, lambda: _probe(bench, step, OBJECT_PROBE_CONFIGS[backbone], ckpt[
+                        'checkpoint'], seed, ()))
+            else:
+                res = bench.cache.run(
+                    step, lambda: _probe(bench, step, OBJECT_PROBE_CONFIGS[backbone],
+                                         _checkpoint(bench, method, seed), seed, options))
+            for kind in ('linear', 'knn'):
+                values.setdefault(kind, {}).setdefault(name, []).append(res[kind])
+    rows = []
+    for kind, per_method in values.items():
+        summary = {m: summarise(v) for m, v in per_method.items()}
+        row = dict(
+            lever=lever,
+            setting=name_of_setting,
+            probe=f'obj-{kind}@{backbone}',
+            baseline=baseline,
+            **summary)
+        if schedule:
+            row['kind'] = 'schedule'
+        row['gain'] = gain_over(summary[baseline], summary['random'])
+        rows.append(row)
+    return rows
 
 
 def run_pretrain_levers(bench, levers=PRETRAIN_LEVERS, seed: int = 0) -> List[Dict]:
@@ -135,12 +171,12 @@ def _checkpoint(bench, method, seed):
     return marker['checkpoint']
 
 
-def _probe(bench, step, config, method, seed, options):
+def _probe(bench, step, config, ckpt, seed, options):
     out = osp.join(bench.work_dir, step, 'object_probe.json')
+    extra = ['--cfg-options', *options] if options else []
     bench.call(step, [
-        bench.python, 'tools/benchmarks/object_probe.py', config,
-        _checkpoint(bench, method, seed) or 'random', '--seed', seed, '--out', out,
-        '--no-progress', '--cfg-options', *options
+        bench.python, 'tools/benchmarks/object_probe.py', config, ckpt or 'random', '--seed', seed,
+        '--out', out, '--no-progress', *extra
     ])
     with open(out) as f:
         res = json.load(f)

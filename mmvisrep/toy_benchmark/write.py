@@ -315,13 +315,15 @@ def wall_time_section(results: Mapping, labels: Mapping[str, str]):
 
 
 def levers_section(levers: Mapping):
-    """The measured probe-side levers (``levers.json`` of ``toy_benchmark_levers.py``)."""
+    """The measured levers (``levers.json`` of ``toy_benchmark_levers.py``)."""
     seeds = ', '.join(map(str, levers.get('seeds', [])))
     lines = [
         '## How the probe was chosen (levers, measured)', '',
         'Each probe setting re-run on the random-init and stock-baseline backbones (BYOL for '
         f'the ResNet, MAE for the ViT) of seeds {seeds} '
-        '(`tools/benchmarks/toy_benchmark_levers.py`); gain in seed spreads as above.', '',
+        '(`tools/benchmarks/toy_benchmark_levers.py`); each *pretraining epochs* setting '
+        're-pretrains stock BYOL for every seed and probes it as the benchmark does (random '
+        'init is not pretrained: its row is the benchmark\'s); gain in seed spreads as above.', '',
         '| lever | setting | probe | random init | stock baseline | gain |',
         '|---|---|---|---|---|---|'
     ]

@@ -377,3 +377,40 @@ def test_pretraining_lever(tmp_path, monkeypatch):
     # a call without the pretraining levers keeps their measured rows
     kept = run_levers(bench, settings=())['pretraining']
     assert kept == json.loads(json.dumps(out['pretraining']))
+
+
+def test_schedule_lever_repretrains_the_baseline_for_every_seed(tmp_path, monkeypatch):
+    """A schedule lever pretrains the stock baseline with its options for each seed (cached),
+    probes it as the benchmark does, reuses random init's own probe, and is kept by later calls
+    that do not run it."""
+    from mmvisrep.toy_benchmark.levers import SCHEDULE_LEVERS, run_levers
+    from mmvisrep.toy_benchmark.write import levers_section
+    tools = _FakeTools()
+    trained = []
+    monkeypatch.setattr(
+        tools,
+        'train',
+        lambda b, step, config, work, seed, options=():
+        (trained.append((step, seed, list(options))),
+         _FakeTools.train(tools, b, step, config, work, seed, options))[1])
+    bench = _fake_bench(tmp_path, tools, monkeypatch)
+    bench.run()
+    tools.calls.clear()
+    trained.clear()
+    out = run_levers(bench, settings=(), schedule_levers=SCHEDULE_LEVERS)
+    half = 'levers/resnet/schedule/pretraining-epochs/4--half-the-iterations/byol'
+    assert tools.calls == [
+        f'{half}/seed0/pretrain', f'{half}/seed0', f'{half}/seed1/pretrain', f'{half}/seed1'
+    ]
+    assert [t[:2] for t in trained] == [(f'{half}/seed0/pretrain', 0),
+                                        (f'{half}/seed1/pretrain', 1)]
+    assert trained[0][2] == SCHEDULE_LEVERS[0][3] and 'train_cfg.max_epochs=4' in trained[0][2]
+    rows = [r for r in out['rows'] if r['probe'] == 'obj-linear@resnet']
+    assert [r['setting'] for r in rows] == ['4 (half the iterations)', '8 (benchmark)']
+    assert all(r['kind'] == 'schedule' for r in rows)
+    assert rows[0]['random'] == rows[1]['random'] == dict(seeds=[20.0, 20.0], mean=20.0, std=0.0)
+    assert rows[0]['byol']['seeds'] != rows[1]['byol']['seeds']  # a new run, a new probe
+    assert '| pretraining epochs | 4 (half the iterations) | obj-linear@resnet | 20.0 ± 0.0 |' \
+        in '\n'.join(levers_section(out))
+    tools.calls.clear()
+    assert run_levers(bench, settings=()) == out and tools.calls == []

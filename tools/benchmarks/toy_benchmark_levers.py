@@ -2,7 +2,8 @@
 
 Re-runs the object probe with each setting of ``mmvisrep/toy_benchmark/levers.py`` (feature
 maps, RoI bins, labelled images; the ViT's input and blocks) on the backbones of every seed,
-pretrains its pretraining levers (e.g. SVL with BERT's init std) for seed 0, caches each run in
+re-pretrains stock BYOL for every seed with each schedule setting (pretraining epochs) and probes
+it, pretrains its pretraining levers (e.g. SVL with BERT's init std) for seed 0, caches each run in
 the benchmark's step cache, writes ``WORK_DIR/levers.json`` and rewrites the benchmark's report,
 which renders it::
 
@@ -24,18 +25,23 @@ def parse_args(argv=None):
     parser.add_argument('--data-root', default='data/toy_benchmark')
     parser.add_argument('--docs-dir', default='docs')
     parser.add_argument(
-        '--no-pretrain', action='store_true', help='skip the pretraining levers (probes only)')
+        '--no-pretrain',
+        action='store_true',
+        help='skip the schedule and pretraining levers (probes only; earlier results are kept)')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmvisrep.toy_benchmark.levers import PRETRAIN_LEVERS, run_levers
+    from mmvisrep.toy_benchmark.levers import PRETRAIN_LEVERS, SCHEDULE_LEVERS, run_levers
     from mmvisrep.toy_benchmark.runner import StepError, ToyBenchmark
 
     bench = ToyBenchmark(args.work_dir, args.data_root, seeds=args.seeds)
     try:
-        levers = run_levers(bench, pretrain_levers=() if args.no_pretrain else PRETRAIN_LEVERS)
+        levers = run_levers(
+            bench,
+            pretrain_levers=() if args.no_pretrain else PRETRAIN_LEVERS,
+            schedule_levers=() if args.no_pretrain else SCHEDULE_LEVERS)
     except (StepError, RuntimeError) as err:
         sys.exit(f'toy_benchmark_levers.py: error: {err}')
     for row in levers['rows']:
