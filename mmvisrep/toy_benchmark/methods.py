@@ -4,8 +4,9 @@ Every entry names a pretraining config under ``configs/toy_benchmark/`` run thro
 ``tools/train.py`` (ORL: its three stages, stage 1 being the benchmark's own BYOL run of the
 same seed), the backbone family whose probes apply, and the prepared data it reads.
 """
-from dataclasses import dataclass, field
-from typing import Dict, Tuple
+import os.path as osp
+from dataclasses import dataclass, field, replace
+from typing import Dict, Mapping, Optional, Tuple
 
 CONFIG_DIR = 'configs/toy_benchmark'
 
@@ -88,3 +89,24 @@ def methods_for(names=None):
         if unknown:
             raise ValueError(f'unknown methods {unknown}; choose from {", ".join(METHOD_NAMES)}')
     return [m for m in METHODS if not names or m.name in names]
+
+
+def with_configs(methods, configs: Optional[Mapping[str, str]] = None):
+    """``methods`` with the pretraining configs of ``configs`` (``{method: config}``) swapped
+    in, e.g. a shorter schedule of BYOL for ``make demo``. ORL's stage 1 is the BYOL run of the
+    same seed, so ORL follows a BYOL override and takes none of its own."""
+    configs = dict(configs or {})
+    for name, config in configs.items():
+        if name not in METHOD_NAMES or name in ('random', 'orl'):
+            choices = [n for n in METHOD_NAMES if n not in ('random', 'orl')]
+            raise ValueError(f'cannot set the config of {name!r}; choose from {choices}')
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config of {name!r} not found: {config}')
+    out = []
+    for m in methods:
+        if m.name in configs:
+            m = replace(m, config=configs[m.name])
+        elif m.stage3_config and 'byol' in configs:
+            m = replace(m, config=configs['byol'])
+        out.append(m)
+    return out

@@ -15,7 +15,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from .cache import StepCache
-from .methods import METHODS, Method
+from .methods import METHODS, Method, with_configs
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PROBE_CONFIG = 'configs/toy_benchmark/benchmarks/probes/object-probe_resnet18-w32_toybench.py'
@@ -72,11 +72,13 @@ class ToyBenchmark:
                  probes: Optional[Sequence[str]] = None,
                  python: str = sys.executable,
                  data_spec: Optional[Dict] = None,
+                 configs: Optional[Dict[str, str]] = None,
                  log=print):
         self.work_dir = osp.abspath(work_dir)
         self.data_root = osp.abspath(data_root).rstrip('/') + '/'
         self.seeds = list(seeds)
-        self.methods = list(methods or METHODS)
+        self.configs = dict(configs or {})
+        self.methods = with_configs(methods or METHODS, self.configs)
         self.probes = list(probes or PROBES)
         unknown = sorted(set(self.probes) - set(PROBES))
         if unknown:
@@ -177,21 +179,30 @@ class ToyBenchmark:
 
     # ------------------------------------------------------------------ pretraining
     def pretrain(self, method: Method, seed: int) -> Optional[Dict]:
-        """The method's final checkpoint for ``seed`` (None for random init)."""
+        """The method's final checkpoint for ``seed`` (None for random init). A run cached
+        under this work dir with another config is refused: its step name would hide it."""
         if method.is_random:
             return None
         step = f'pretrain/{method.name}/seed{seed}'
         if method.stage3_config:
-            return self.cache.run(step, lambda: self._orl(method, seed))
-        return self.cache.run(
-            step, lambda: self.train(step, method.config,
-                                     self.run_dir('pretrain', method.name, seed), seed))
+            done = self.cache.run(step,
+                                  lambda: dict(self._orl(method, seed), config=method.config))
+        else:
+            done = self.cache.run(
+                step, lambda: dict(
+                    self.train(step, method.config, self.run_dir('pretrain', method.name, seed),
+                               seed),
+                    config=method.config))
+        if done.get('config', method.config) != method.config:
+            raise StepError(f'{step}: {self.work_dir} holds this run with the config '
+                            f'{done["config"]}, not {method.config}; use another --work-dir')
+        return done
 
     def _orl(self, method: Method, seed: int) -> Dict:
         """ORL stages 1-3 through tools/orl_pipeline.py, stage 1 = this seed's BYOL run; the
         selective-search proposals do not depend on the seed and are computed once for all."""
-        stage1 = self.pretrain(
-            next(m for m in METHODS if m.name == 'byol' and m.config == method.config), seed)
+        byol = next(m for m in METHODS if m.name == 'byol')
+        stage1 = self.pretrain(with_configs([byol], self.configs)[0], seed)
         work = self.run_dir('pretrain', method.name, seed)
         os.makedirs(osp.join(work, 'stage1'), exist_ok=True)
         with open(osp.join(work, 'stage1', 'DONE'), 'w') as f:

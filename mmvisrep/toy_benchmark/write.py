@@ -89,6 +89,19 @@ def finished_pretraining(bench) -> Iterator[Tuple[str, int, Dict]]:
                 yield method.name, seed, marker
 
 
+def pretraining_configs(bench) -> Dict[str, str]:
+    """``{method: config}`` the finished pretraining runs were trained with (their markers;
+    runs from before the markers kept it: the method's benchmark config)."""
+    configs: Dict[str, str] = {}
+    for name, _, marker in finished_pretraining(bench):
+        method = next(m for m in bench.methods if m.name == name)
+        if method.stage3_config:  # ORL: stage 1 is the BYOL row's run
+            configs.setdefault(name, method.stage3_config)
+        else:
+            configs.setdefault(name, marker.get('config', method.config))
+    return configs
+
+
 def loss_curves(bench) -> Dict[str, Dict[int, list]]:
     """``{method: {seed: [(iteration, loss)]}}`` of every finished pretraining run."""
     curves: Dict[str, Dict[int, list]] = {}
@@ -193,6 +206,12 @@ def render_markdown(bench,
         '[toy_benchmark_findings.md](toy_benchmark_findings.md).*', ''
     ]
     lines += protocol_section(spec, results)
+    configs = pretraining_configs(bench)
+    if configs:
+        lines[-1:-1] = [
+            '- **Pretraining configs** of the runs: ' +
+            '; '.join(f'{labels.get(k, k)} `{v}`' for k, v in configs.items()) + '.'
+        ]
     m = results['machine']
     lines += [
         '## Machine', '', f'{m["cpu"]}, {m["cores"]} logical cores, torch {m["torch"]} '

@@ -414,3 +414,43 @@ def test_schedule_lever_repretrains_the_baseline_for_every_seed(tmp_path, monkey
         in '\n'.join(levers_section(out))
     tools.calls.clear()
     assert run_levers(bench, settings=()) == out and tools.calls == []
+
+
+def test_config_override_is_recorded_and_guarded(tmp_path, monkeypatch):
+    """``--config byol=...`` pretrains BYOL (and ORL's stage 1) with another config, records it
+    in the marker and on the page, and a work dir holding the other config's run refuses it."""
+    from mmvisrep.toy_benchmark.methods import METHODS, methods_for, with_configs
+    from mmvisrep.toy_benchmark.runner import StepError, ToyBenchmark
+    from mmvisrep.toy_benchmark.write import write_outputs
+    short = 'configs/toy_benchmark/byol_resnet18-w32_1xb64-coslr-4e_toybench.py'
+    methods = with_configs(methods_for(['byol', 'orl']), {'byol': short})
+    assert [m.config for m in methods] == [short, short]  # ORL's stage 1 follows BYOL
+    assert next(m for m in METHODS if m.name == 'byol').config != short
+    for bad, err in ((dict(orl=short), ValueError), (dict(random=short), ValueError),
+                     (dict(nope=short), ValueError), (dict(byol='missing.py'), FileNotFoundError)):
+        with pytest.raises(err):
+            with_configs(METHODS, bad)
+    tools = _FakeTools()
+    bench = _fake_bench(tmp_path, tools, monkeypatch)
+    bench = ToyBenchmark(
+        bench.work_dir,
+        bench.data_root,
+        seeds=[0],
+        methods=methods_for(['random', 'byol']),
+        probes=['obj-linear@resnet'],
+        configs={'byol': short},
+        log=lambda msg: None)
+    outcome = bench.run()
+    assert bench.cache.get('pretrain/byol/seed0')['config'] == short
+    page = write_outputs(bench, outcome, str(tmp_path / 'docs'))
+    text = (tmp_path / 'docs/toy_benchmark.md').read_text()
+    assert f'- **Pretraining configs** of the runs: BYOL `{short}`.' in text and page['probes']
+    default = ToyBenchmark(
+        bench.work_dir,
+        bench.data_root,
+        seeds=[0],
+        methods=methods_for(['byol']),
+        probes=['obj-linear@resnet'],
+        log=lambda msg: None)
+    with pytest.raises(StepError, match='use another --work-dir'):
+        default.run()

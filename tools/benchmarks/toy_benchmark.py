@@ -11,6 +11,10 @@ and only the unfinished work runs (training resumes from its last epoch checkpoi
     python tools/benchmarks/toy_benchmark.py --seeds 0 --methods random byol
     python tools/benchmarks/toy_benchmark.py --report-only        # rewrite the docs from the cache
 
+``--config byol=OTHER.py`` pretrains a method with another config (``make demo``: BYOL's
+4-epoch schedule); a work dir holds one config per method, so give such runs their own
+``--work-dir``.
+
 See docs/toy_benchmark.md for the protocol and the results.
 """
 import argparse
@@ -39,9 +43,26 @@ def parse_args(argv=None):
     parser.add_argument(
         '--docs-dir', default='docs', help='where toy_benchmark.md and toy_benchmark/ go')
     parser.add_argument(
+        '--config',
+        nargs='+',
+        default=[],
+        metavar='METHOD=CONFIG',
+        help='pretrain METHOD with CONFIG instead of its configs/toy_benchmark/ config')
+    parser.add_argument(
         '--report-only', action='store_true', help='only rewrite the docs from finished steps')
     parser.add_argument('--python', default=sys.executable, help='interpreter of the tools')
     return parser.parse_args(argv)
+
+
+def parse_configs(pairs):
+    """``['byol=path.py']`` -> ``{'byol': 'path.py'}``."""
+    configs = {}
+    for pair in pairs:
+        name, sep, config = pair.partition('=')
+        if not sep or not name or not config:
+            sys.exit(f'toy_benchmark.py: error: --config takes METHOD=CONFIG, got {pair!r}')
+        configs[name] = config
+    return configs
 
 
 def main(argv=None):
@@ -50,13 +71,17 @@ def main(argv=None):
     from mmvisrep.toy_benchmark.runner import StepError, ToyBenchmark
     from mmvisrep.toy_benchmark.write import write_report
 
-    bench = ToyBenchmark(
-        args.work_dir,
-        args.data_root,
-        seeds=args.seeds,
-        methods=methods_for(args.methods),
-        probes=args.probes,
-        python=args.python)
+    try:
+        bench = ToyBenchmark(
+            args.work_dir,
+            args.data_root,
+            seeds=args.seeds,
+            methods=methods_for(args.methods),
+            probes=args.probes,
+            python=args.python,
+            configs=parse_configs(args.config))
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'toy_benchmark.py: error: {err}')
     start = time.time()
     try:
         if not args.report_only:
