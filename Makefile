@@ -4,14 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TOY_ROOT ?= data/toy_scenes
 PYTEST_ARGS ?=
-# the toy benchmark (docs/toy_benchmark.md); `make demo` is its BYOL-vs-random-init core, with
-# BYOL at half the benchmark's iterations (validated by the benchmark's "pretraining epochs" lever)
+# the toy benchmark (docs/toy_benchmark.md); `make demo` is its BYOL-vs-random-init core
 BENCH_WORK ?= work_dirs/toy_benchmark
 BENCH_DATA ?= data/toy_benchmark
-DEMO_WORK ?= work_dirs/toy_demo
-DEMO_DATA ?= data/toy_demo
 DEMO_SEEDS ?= 0 1 2
-DEMO_BYOL ?= configs/toy_benchmark/byol_resnet18-w32_1xb64-coslr-4e_toybench.py
 
 .PHONY: install env-info toy-data demo demo-soco demo-svl toy-benchmark test lint format clean
 
@@ -31,8 +27,8 @@ toy-data: install
 
 demo: install
 	$(PY) tools/benchmarks/toy_benchmark.py --methods random byol \
-	  --probes obj-linear@resnet obj-knn@resnet --seeds $(DEMO_SEEDS) --config byol=$(DEMO_BYOL) \
-	  --work-dir $(DEMO_WORK) --data-root $(DEMO_DATA) --docs-dir $(DEMO_WORK)/docs
+	  --probes obj-linear@resnet obj-knn@resnet --seeds $(DEMO_SEEDS) \
+	  --work-dir $(BENCH_WORK) --data-root $(BENCH_DATA) --docs-dir $(BENCH_WORK)/demo_docs
 
 toy-benchmark: install
 	$(PY) tools/benchmarks/toy_benchmark.py --work-dir $(BENCH_WORK) --data-root $(BENCH_DATA)

@@ -93,7 +93,7 @@ def methods_for(names=None):
 
 def with_configs(methods, configs: Optional[Mapping[str, str]] = None):
     """``methods`` with the pretraining configs of ``configs`` (``{method: config}``) swapped
-    in, e.g. a shorter schedule of BYOL for ``make demo``. ORL's stage 1 is the BYOL run of the
+    in (a variant of a method, run with the benchmark's probes). ORL's stage 1 is the BYOL run of the
     same seed, so ORL follows a BYOL override and takes none of its own."""
     configs = dict(configs or {})
     for name, config in configs.items():

@@ -422,7 +422,9 @@ def test_config_override_is_recorded_and_guarded(tmp_path, monkeypatch):
     from mmvisrep.toy_benchmark.methods import METHODS, methods_for, with_configs
     from mmvisrep.toy_benchmark.runner import StepError, ToyBenchmark
     from mmvisrep.toy_benchmark.write import write_outputs
-    short = 'configs/toy_benchmark/byol_resnet18-w32_1xb64-coslr-4e_toybench.py'
+    short = str(tmp_path / 'byol_4e.py')
+    base = REPO / 'configs/toy_benchmark/byol_resnet18-w32_1xb64-coslr-8e_toybench.py'
+    Path(short).write_text(f"_base_ = ['{base}']\ntrain_cfg = dict(max_epochs=4)\n")
     methods = with_configs(methods_for(['byol', 'orl']), {'byol': short})
     assert [m.config for m in methods] == [short, short]  # ORL's stage 1 follows BYOL
     assert next(m for m in METHODS if m.name == 'byol').config != short

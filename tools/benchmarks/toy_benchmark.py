@@ -11,9 +11,9 @@ and only the unfinished work runs (training resumes from its last epoch checkpoi
     python tools/benchmarks/toy_benchmark.py --seeds 0 --methods random byol
     python tools/benchmarks/toy_benchmark.py --report-only        # rewrite the docs from the cache
 
-``--config byol=OTHER.py`` pretrains a method with another config (``make demo``: BYOL's
-4-epoch schedule); a work dir holds one config per method, so give such runs their own
-``--work-dir``.
+``--config byol=MY_BYOL.py`` pretrains a method with another config (a variant of its
+``configs/toy_benchmark/`` config) and probes it as the benchmark does; a work dir holds one
+config per method, so give such runs their own ``--work-dir``.
 
 See docs/toy_benchmark.md for the protocol and the results.
 """
