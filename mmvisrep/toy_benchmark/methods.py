@@ -93,8 +93,8 @@ def methods_for(names=None):
 
 def with_configs(methods, configs: Optional[Mapping[str, str]] = None):
     """``methods`` with the pretraining configs of ``configs`` (``{method: config}``) swapped
-    in (a variant of a method, run with the benchmark's probes). ORL's stage 1 is the BYOL run of the
-    same seed, so ORL follows a BYOL override and takes none of its own."""
+    in: a variant of a method, probed as the benchmark does. ORL's stage 1 is the BYOL run of
+    the same seed, so ORL follows a BYOL override and takes none of its own."""
     configs = dict(configs or {})
     for name, config in configs.items():
         if name not in METHOD_NAMES or name in ('random', 'orl'):
