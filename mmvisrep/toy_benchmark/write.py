@@ -54,27 +54,32 @@ def method_order():
     return list(dict.fromkeys(m.name for m in METHODS))
 
 
+#: the fine-tuning probe of each backbone family (step suffix of ``probe/...``)
+FINETUNE_PROBES = {'resnet': 'maskrcnn', 'vit': 'upernet'}
+
+
 def wall_times(bench) -> Dict[str, Dict]:
-    """Seconds per (method, seed): pretraining and probes, from the step markers."""
+    """Seconds per (method, seed) from the step markers: pretraining and each probe that ran
+    (``objects`` and the backbone's fine-tuning probe)."""
     out: Dict[str, Dict] = {}
     for method in bench.methods:
         for seed in bench.seeds:
             pre = bench.cache.get(f'pretrain/{method.name}/seed{seed}') if not \
                 method.is_random else {'seconds': 0.0}
-            probes = [
-                bench.cache.get(f'probe/{method.backbone}/{method.name}/seed{seed}/{kind}')
-                for kind in ('objects', 'maskrcnn', 'upernet')
-            ]
-            if pre is None or (method.is_random and not any(probes)):
+            probes = {
+                kind: bench.cache.get(f'probe/{method.backbone}/{method.name}/seed{seed}/{kind}')
+                for kind in ('objects', FINETUNE_PROBES[method.backbone])
+            }
+            probes = {k: v['seconds'] for k, v in probes.items() if v}
+            if pre is None or (method.is_random and not probes):
                 continue
-            row = out.setdefault(f'{method.name}@{method.backbone}', {})
-            row[str(seed)] = dict(
-                pretrain=pre['seconds'], probes=sum(p['seconds'] for p in probes if p))
+            out.setdefault(f'{method.name}@{method.backbone}', {})[str(seed)] = dict(
+                pretrain=pre['seconds'], **probes)
     data = [
         bench.cache.get(s) for s in ('data/scenes', 'data/labelled', 'data/proposals',
                                      'data/captions', 'data/pseudo_labels')
     ]
-    out['data'] = {'all': dict(pretrain=sum(d['seconds'] for d in data if d), probes=0.0)}
+    out['data'] = {'all': dict(pretrain=sum(d['seconds'] for d in data if d))}
     return out
 
 
@@ -305,32 +310,77 @@ def loss_terms_section(results: Mapping, labels: Mapping[str, str]):
 
 
 def wall_time_section(results: Mapping, labels: Mapping[str, str]):
-    """Minutes per seed of each row, the total so far and the projected full benchmark."""
-    times = results['wall_seconds']
-    num_seeds = len(results['seeds'])
+    """Minutes per seed of each row (median over the timed seeds), the total so far and the
+    projected full benchmark, each row with every probe of its backbone."""
+    rows, total, projected, worst = wall_time_rows(results['wall_seconds'], len(results['seeds']))
     lines = [
-        '## Wall time', '',
-        '| run | seeds timed | pretraining (min per seed) | probes (min per seed) |',
-        '|---|---|---|---|'
+        '## Wall time', '', 'Minutes per seed, the median over the timed seeds (a run that '
+        'shared the two cores with another job, e.g. the tests, takes up to twice as long: '
+        'compare the seeds of a row in `work_dirs/toy_benchmark/done/`). A fine-tuning probe '
+        'that has not run for a row is estimated by its median over the other rows of the '
+        'backbone (*est.*).', '',
+        '| run | seeds timed | pretraining | object probes | fine-tuning probe | one seed |',
+        '|---|---|---|---|---|---|'
     ]
-    total = projected = 0.0
-    for key, seeds in times.items():
-        pre = [v['pretrain'] for v in seeds.values()]
-        probe = [v['probes'] for v in seeds.values()]
-        total += sum(pre) + sum(probe)
-        per_seed = (sum(pre) + sum(probe)) / len(pre)
-        projected += per_seed * (1 if key == 'data' else num_seeds)
+    for key, row in rows.items():
         name = 'data preparation (once)' if key == 'data' else \
             f'{labels.get(key.split("@")[0], key)} ({key.split("@")[1]})'
-        lines.append(f'| {name} | {len(pre)} | {_minutes(sum(pre) / len(pre))} | '
-                     f'{_minutes(sum(probe) / len(probe))} |')
+        ft = '' if row['finetune'] is None else \
+            _minutes(row['finetune']) + (' (est.)' if row['estimated'] else '')
+        lines.append(f'| {name} | {row["seeds"]} | {_minutes(row["pretrain"])} | '
+                     f'{_minutes(row["objects"])} | {ft} | {_minutes(row["one_seed"])} |')
     lines += [
         '', f'Total: {total / 3600:.2f} h of steps on this machine (sum of the step '
         'markers; an interrupted step counts from its last start). Every row above at '
-        f'{num_seeds} seeds: {projected / 3600:.2f} h. ORL\'s pretraining time is stages 2 and '
-        '3 only: its stage 1 is the BYOL run of the same seed.', ''
+        f'{len(results["seeds"])} seeds with every probe: {projected / 3600:.2f} h; the longest '
+        f'row takes {_minutes(worst[1])} min per seed ({labels.get(worst[0].split("@")[0])}). '
+        'ORL\'s pretraining time is stages 2 and 3 only: its stage 1 is the BYOL run of the '
+        'same seed.', ''
     ]
     return lines
+
+
+def wall_time_rows(times: Mapping, num_seeds: int):
+    """``(rows, total, projected, (slowest row, its seconds))`` from ``wall_seconds``: per row
+    the median seconds per seed of pretraining, object probes and the fine-tuning probe (the
+    backbone's median over rows where the row has none), and their sum ``one_seed``."""
+
+    def median(values):
+        values = sorted(values)
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+    finetune_by_backbone: Dict[str, list] = {}
+    rows: Dict[str, Dict] = {}
+    total = 0.0
+    for key, seeds in times.items():
+        runs = list(seeds.values())
+        total += sum(sum(v.values()) for v in runs)
+        if key == 'data':
+            pre = sum(v['pretrain'] for v in runs)
+            rows[key] = dict(
+                seeds=1, pretrain=pre, objects=0.0, finetune=None, estimated=False, one_seed=pre)
+            continue
+        backbone = key.split('@')[1]
+        ft = [v[FINETUNE_PROBES[backbone]] for v in runs if FINETUNE_PROBES[backbone] in v]
+        rows[key] = dict(
+            seeds=len(runs),
+            pretrain=median([v['pretrain'] for v in runs]),
+            objects=median([v.get('objects', 0.0) for v in runs]),
+            finetune=median(ft) if ft else None,
+            estimated=False)
+        if ft:
+            finetune_by_backbone.setdefault(backbone, []).append(median(ft))
+    projected, worst = 0.0, ('', 0.0)
+    for key, row in rows.items():
+        if key != 'data':
+            backbone = key.split('@')[1]
+            if row['finetune'] is None and finetune_by_backbone.get(backbone):
+                row.update(finetune=median(finetune_by_backbone[backbone]), estimated=True)
+            row['one_seed'] = row['pretrain'] + row['objects'] + (row['finetune'] or 0.0)
+            worst = max(worst, (key, row['one_seed']), key=lambda kv: kv[1])
+        projected += row['one_seed'] * (1 if key == 'data' else num_seeds)
+    return rows, total, projected, worst
 
 
 def levers_section(levers: Mapping):

@@ -456,3 +456,35 @@ def test_config_override_is_recorded_and_guarded(tmp_path, monkeypatch):
         log=lambda msg: None)
     with pytest.raises(StepError, match='use another --work-dir'):
         default.run()
+
+
+def test_wall_time_rows_by_hand():
+    """Median per seed (robust to a run that shared the cores), the fine-tuning probe estimated
+    from the backbone's other rows where a row has none, the projection and the slowest row."""
+    from mmvisrep.toy_benchmark.write import wall_time_rows
+    times = {
+        'byol@resnet': {
+            '0': dict(pretrain=800.0, objects=20.0, maskrcnn=300.0),
+            '1': dict(pretrain=400.0, objects=20.0),
+            '2': dict(pretrain=360.0, objects=30.0)
+        },
+        'soco@resnet': {
+            '0': dict(pretrain=1200.0, objects=20.0, maskrcnn=340.0)
+        },
+        'loctex@resnet': {
+            '0': dict(pretrain=500.0, objects=20.0),
+            '1': dict(pretrain=460.0, objects=20.0)
+        },
+        'data': {
+            'all': dict(pretrain=400.0)
+        },
+    }
+    rows, total, projected, worst = wall_time_rows(times, num_seeds=3)
+    assert rows['byol@resnet'] == dict(
+        seeds=3, pretrain=400.0, objects=20.0, finetune=300.0, estimated=False, one_seed=720.0)
+    assert rows['loctex@resnet']['pretrain'] == 480.0
+    assert rows['loctex@resnet']['finetune'] == 320.0 and rows['loctex@resnet']['estimated']
+    assert rows['data']['one_seed'] == 400.0
+    assert total == pytest.approx(1120 + 420 + 390 + 1560 + 520 + 480 + 400)
+    assert projected == pytest.approx(400 + 3 * (720 + 1560 + (480 + 20 + 320)))
+    assert worst == ('soco@resnet', 1560.0)
