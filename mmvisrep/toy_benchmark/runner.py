@@ -185,14 +185,11 @@ class ToyBenchmark:
             return None
         step = f'pretrain/{method.name}/seed{seed}'
         if method.stage3_config:
-            done = self.cache.run(step,
-                                  lambda: dict(self._orl(method, seed), config=method.config))
+            run = lambda: self._orl(method, seed)  # noqa: E731
         else:
-            done = self.cache.run(
-                step, lambda: dict(
-                    self.train(step, method.config, self.run_dir('pretrain', method.name, seed),
-                               seed),
-                    config=method.config))
+            run = lambda: self.train(  # noqa: E731
+                step, method.config, self.run_dir('pretrain', method.name, seed), seed)
+        done = self.cache.run(step, lambda: dict(run(), config=method.config))
         if done.get('config', method.config) != method.config:
             raise StepError(f'{step}: {self.work_dir} holds this run with the config '
                             f'{done["config"]}, not {method.config}; use another --work-dir')

@@ -8,6 +8,7 @@ import os
 import os.path as osp
 import platform
 import time
+from statistics import median
 from typing import Dict, Iterator, Mapping, Optional, Tuple
 
 from mmvisrep.utils.atomic_io import atomic_write_text
@@ -344,11 +345,6 @@ def wall_time_rows(times: Mapping, num_seeds: int):
     """``(rows, total, projected, (slowest row, its seconds))`` from ``wall_seconds``: per row
     the median seconds per seed of pretraining, object probes and the fine-tuning probe (the
     backbone's median over rows where the row has none), and their sum ``one_seed``."""
-
-    def median(values):
-        values = sorted(values)
-        mid = len(values) // 2
-        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
     finetune_by_backbone: Dict[str, list] = {}
     rows: Dict[str, Dict] = {}
