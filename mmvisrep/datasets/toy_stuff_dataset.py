@@ -8,8 +8,8 @@ from typing import Dict, Optional, Sequence
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .toy_scenes.classes import (COCOSTUFF_NUM_LABELS, SEG_PALETTE, UNLABELED, seg_class_names,
-                                 stuffthingmap_values)
+from .toy_scenes.classes import (COCOSTUFF_NUM_LABELS, SEG_PALETTE, THING_NAMES, UNLABELED,
+                                 seg_class_names, stuffthingmap_values)
 
 
 @DATASETS.register_module()
@@ -21,7 +21,11 @@ class ToySceneStuffDataset(BaseSegDataset):
     classes, as with any mmseg dataset; the dropped ones become 255.
     """
 
-    METAINFO = dict(classes=seg_class_names(), palette=[list(c) for c in SEG_PALETTE])
+    # thing_classes: for metrics that report things and stuff apart (GroupedIoUMetric)
+    METAINFO = dict(
+        classes=seg_class_names(),
+        palette=[list(c) for c in SEG_PALETTE],
+        thing_classes=list(THING_NAMES))
 
     def __init__(self,
                  img_suffix: str = '.jpg',

@@ -1,15 +1,17 @@
 """The levers of the toy benchmark, measured: each setting of the object probe re-run on the
 benchmark's own random-init and stock-baseline backbones of every seed (BYOL for the ResNet, MAE
-for the ViT), each schedule setting re-pretraining the stock baseline for every seed, and the
-pretraining levers re-running one method for seed 0.
+for the ViT), each schedule or width setting re-pretraining the stock baseline for every seed,
+and the pretraining levers re-running one method for seed 0.
 
 A probe lever is a set of ``--cfg-options`` of ``tools/benchmarks/object_probe.py``, a schedule
-lever a set of ``--cfg-options`` of ``tools/train.py``; every (setting, method, seed) is a cached
+lever a set of ``--cfg-options`` of ``tools/train.py`` (and of the probe, where it changes the
+backbone); every (setting, method, seed) is a cached
 step of the benchmark's :class:`StepCache`, and the result is ``WORK_DIR/levers.json``, which the
 benchmark's report renders.
 """
 import json
 import os.path as osp
+import statistics
 from typing import Dict, List
 
 from mmvisrep.utils.atomic_io import atomic_write_text
@@ -35,12 +37,19 @@ LEVER_SETTINGS = (
     ('vit', 'ViT blocks', 'last block only', ['model.backbone.out_indices=(3,)']),
     ('vit', 'ViT blocks', 'all four (benchmark)', []),
 )
-#: (backbone, lever, setting, tools/train.py --cfg-options): the stock baseline re-pretrained
-#: with the options for every seed and probed as in the benchmark; random init is unchanged
+#: (backbone, lever, setting, tools/train.py --cfg-options[, object_probe.py --cfg-options]):
+#: the stock baseline re-pretrained with the train options for every seed and probed as in the
+#: benchmark, with the probe options if any; random init is not pretrained: its row is the
+#: benchmark's, or re-probed with the probe options (a narrower random backbone)
 SCHEDULE_LEVERS = (
     ('resnet', 'pretraining epochs', '4 (half the iterations)',
      ['train_cfg.max_epochs=4', 'param_scheduler.1.T_max=3', 'param_scheduler.1.end=4']),
     ('resnet', 'pretraining epochs', '8 (benchmark)', []),
+    ('resnet', 'backbone width', '16 (a quarter of the conv FLOPs)', [
+        'model.backbone.base_channels=16', 'model.backbone.stem_channels=16',
+        'model.neck.in_channels=128'
+    ], ['model.backbone.base_channels=16', 'model.backbone.stem_channels=16']),
+    ('resnet', 'backbone width', '32 (benchmark)', []),
 )
 #: the stock baseline each backbone's levers compare with random init
 LEVER_BASELINES = {'resnet': 'byol', 'vit': 'mae'}
@@ -90,28 +99,37 @@ def _lever_rows(bench, setting, schedule: bool) -> List[Dict]:
     from .methods import METHODS
     from .runner import OBJECT_PROBE_CONFIGS
 
-    backbone, lever, name_of_setting, options = setting
+    backbone, lever, name_of_setting, options = setting[:4]
+    probe_options = setting[4] if len(setting) > 4 else ()
     baseline = LEVER_BASELINES[backbone]
     # the ResNet probe levers came first: their steps keep the names without backbone
     prefix = 'levers' if backbone == 'resnet' and not schedule else f'levers/{backbone}'
     if schedule:
         prefix += '/schedule'
     values: Dict[str, Dict[str, List[float]]] = {}
+    pretrain_seconds = []
     for name in ('random', baseline):
         method = next(m for m in METHODS if m.name == name and m.backbone == backbone)
         for seed in bench.seeds:
             step = f'{prefix}/{_slug(lever)}/{_slug(name_of_setting)}/{name}/seed{seed}'
-            if not options or (schedule and method.is_random):
+            if schedule and method.is_random and probe_options:
+                res = bench.cache.run(
+                    step, lambda: _probe(bench, step, OBJECT_PROBE_CONFIGS[backbone], None, seed,
+                                         probe_options))
+            elif not options or (schedule and method.is_random):
                 # the benchmark's own setting (random init has no schedule): its cached probe
                 res = bench.object_probe(method, seed, _checkpoint(bench, method, seed))
+                if schedule and not method.is_random:
+                    pretrain_seconds.append(_pretrain_marker(bench, method, seed)['seconds'])
             elif schedule:
                 work = osp.join(bench.work_dir, step)
                 ckpt = bench.cache.run(
                     step + '/pretrain',
                     lambda: bench.train(step + '/pretrain', method.config, work, seed, options))
+                pretrain_seconds.append(ckpt['seconds'])
                 res = bench.cache.run(
                     step, lambda: _probe(bench, step, OBJECT_PROBE_CONFIGS[backbone], ckpt[
-                        'checkpoint'], seed, ()))
+                        'checkpoint'], seed, probe_options))
             else:
                 res = bench.cache.run(
                     step, lambda: _probe(bench, step, OBJECT_PROBE_CONFIGS[backbone],
@@ -129,6 +147,8 @@ def _lever_rows(bench, setting, schedule: bool) -> List[Dict]:
             **summary)
         if schedule:
             row['kind'] = 'schedule'
+            # the median, as in the wall-time table: a seed that shared the cores runs longer
+            row['pretrain_minutes'] = round(statistics.median(pretrain_seconds) / 60, 1)
         row['gain'] = gain_over(summary[baseline], summary['random'])
         rows.append(row)
     return rows
@@ -162,13 +182,15 @@ def run_pretrain_levers(bench, levers=PRETRAIN_LEVERS, seed: int = 0) -> List[Di
 
 
 def _checkpoint(bench, method, seed):
-    if method.is_random:
-        return None
+    return None if method.is_random else _pretrain_marker(bench, method, seed)['checkpoint']
+
+
+def _pretrain_marker(bench, method, seed) -> Dict:
     marker = bench.cache.get(f'pretrain/{method.name}/seed{seed}')
     if marker is None:
         raise RuntimeError(f'levers: pretrain/{method.name}/seed{seed} has not finished; run '
                            'the benchmark for these seeds first')
-    return marker['checkpoint']
+    return marker
 
 
 def _probe(bench, step, config, ckpt, seed, options):

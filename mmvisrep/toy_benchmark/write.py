@@ -24,6 +24,7 @@ PROBE_TITLES = {
     'obj-linear@vit': 'ViT object crops, linear (acc %)',
     'obj-knn@vit': 'ViT object crops, kNN (acc %)',
     'upernet-miou@vit': 'ViT UperNet 200 img (mIoU %)',
+    'upernet-things-miou@vit': 'ViT UperNet 200 img, the 8 shapes (mIoU %)',
 }
 
 
@@ -386,11 +387,13 @@ def levers_section(levers: Mapping):
         '## How the probe was chosen (levers, measured)', '',
         'Each probe setting re-run on the random-init and stock-baseline backbones (BYOL for '
         f'the ResNet, MAE for the ViT) of seeds {seeds} '
-        '(`tools/benchmarks/toy_benchmark_levers.py`); each *pretraining epochs* setting '
-        're-pretrains stock BYOL for every seed and probes it as the benchmark does (random '
-        'init is not pretrained: its row is the benchmark\'s); gain in seed spreads as above.', '',
-        '| lever | setting | probe | random init | stock baseline | gain |',
-        '|---|---|---|---|---|---|'
+        '(`tools/benchmarks/toy_benchmark_levers.py`); each *pretraining epochs* and *backbone '
+        'width* setting re-pretrains stock BYOL for every seed and probes it as the benchmark '
+        'does (random init is not pretrained: its row is the benchmark\'s, or the narrower '
+        'random backbone re-probed), and gives the pretraining minutes per seed (the median); '
+        'gain in seed spreads as above.', '',
+        '| lever | setting | probe | random init | stock baseline | gain | pretraining (min) |',
+        '|---|---|---|---|---|---|---|'
     ]
     labels = method_labels()
     for row in levers['rows']:
@@ -399,7 +402,8 @@ def levers_section(levers: Mapping):
         baseline = row.get('baseline', 'byol')  # levers.json of before the ViT levers
         lines.append(f'| {row["lever"]} | {row["setting"]} | {row["probe"]} | '
                      f'{_fmt_entry(row.get("random"))} | {labels.get(baseline, baseline)} '
-                     f'{_fmt_entry(row.get(baseline))} | {cell} |')
+                     f'{_fmt_entry(row.get(baseline))} | {cell} | '
+                     f'{row.get("pretrain_minutes", "")} |')
     for row in levers.get('pretraining', []):
         lines += [
             '', f'**{row["lever"]}** (`{row["method"]}`, seed {row["seed"]}, '

@@ -194,11 +194,13 @@ class _FakeTools:
 
     def __init__(self, fail_on=None):
         self.calls = []
+        self.commands = {}
         self.fail_on = fail_on
 
     def call(self, bench, step, cmd):
         from mmvisrep.toy_benchmark.runner import StepError
         self.calls.append(step)
+        self.commands[step] = [str(c) for c in cmd]
         if self.fail_on and self.fail_on in step:
             self.fail_on = None
             raise StepError(f'{step}: killed')
@@ -213,8 +215,16 @@ class _FakeTools:
         self.calls.append(step)
         logs = Path(work_dir, '20260101_000000', 'vis_data')
         logs.mkdir(parents=True, exist_ok=True)
-        (logs / 'scalars.json').write_text(''.join(
-            json.dumps(dict(iter=i, loss=1.0 / i)) + '\n' for i in (10, 20, 30)))
+        records = [dict(iter=i, loss=1.0 / i) for i in (10, 20, 30)]
+        if step.endswith('/upernet'):  # the grouped IoU metric of the validation at the end
+            records.append(
+                dict(
+                    aAcc=80.0,
+                    mIoU=30.0 + seed,
+                    mIoU_things=2.0 + seed,
+                    mIoU_stuff=58.0 + seed,
+                    step=600))
+        (logs / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in records))
         return dict(checkpoint=f'{work_dir}/epoch_8.pth', work_dir=work_dir)
 
 
@@ -280,6 +290,36 @@ def test_results_writer(tmp_path, monkeypatch):
     page = (tmp_path / 'docs/toy_benchmark.md').read_text()
     assert '| BYOL |' in page and 'pixel statistics (reference)' in page
     assert 'Beating random init by more than 3 seed spreads: BYOL' in page
+
+
+def test_upernet_run_gives_the_16_class_and_the_shapes_miou(tmp_path, monkeypatch):
+    """One UperNet run per seed feeds both segmentation probes; a run cached before the grouped
+    metric existed still gives its 16-class mIoU."""
+    tools = _FakeTools()
+    bench = _fake_bench(
+        tmp_path,
+        tools,
+        monkeypatch,
+        methods=('random', 'mae'),
+        probes=('upernet-miou@vit', 'upernet-things-miou@vit'))
+    outcome = bench.run()
+    # MAE's step runs the export, then the training; random init trains only
+    assert [c for c in tools.calls if c.endswith('/upernet')] == [
+        'probe/vit/random/seed0/upernet', 'probe/vit/mae/seed0/upernet',
+        'probe/vit/mae/seed0/upernet', 'probe/vit/random/seed1/upernet',
+        'probe/vit/mae/seed1/upernet', 'probe/vit/mae/seed1/upernet'
+    ]
+    assert outcome['per_seed']['upernet-miou@vit']['mae'] == {0: 30.0, 1: 31.0}
+    assert outcome['per_seed']['upernet-things-miou@vit']['random'] == {0: 2.0, 1: 3.0}
+    marker = Path(bench.cache.marker('probe/vit/mae/seed1/upernet'))
+    old = json.loads(marker.read_text())
+    assert old['miou_stuff'] == 59.0
+    for key in ('miou_things', 'miou_stuff'):
+        old.pop(key)
+    marker.write_text(json.dumps(old))
+    found = bench.collect()['per_seed']
+    assert found['upernet-miou@vit']['mae'] == {0: 30.0, 1: 31.0}
+    assert found['upernet-things-miou@vit']['mae'] == {0: 2.0}
 
 
 def test_report_covers_every_cached_seed(tmp_path, monkeypatch):
@@ -397,7 +437,8 @@ def test_schedule_lever_repretrains_the_baseline_for_every_seed(tmp_path, monkey
     bench.run()
     tools.calls.clear()
     trained.clear()
-    out = run_levers(bench, settings=(), schedule_levers=SCHEDULE_LEVERS)
+    epochs = SCHEDULE_LEVERS[:2]
+    out = run_levers(bench, settings=(), schedule_levers=epochs)
     half = 'levers/resnet/schedule/pretraining-epochs/4--half-the-iterations/byol'
     assert tools.calls == [
         f'{half}/seed0/pretrain', f'{half}/seed0', f'{half}/seed1/pretrain', f'{half}/seed1'
@@ -405,15 +446,46 @@ def test_schedule_lever_repretrains_the_baseline_for_every_seed(tmp_path, monkey
     assert [t[:2] for t in trained] == [(f'{half}/seed0/pretrain', 0),
                                         (f'{half}/seed1/pretrain', 1)]
     assert trained[0][2] == SCHEDULE_LEVERS[0][3] and 'train_cfg.max_epochs=4' in trained[0][2]
+    assert '--cfg-options' not in tools.commands[f'{half}/seed0']  # the benchmark's probe
     rows = [r for r in out['rows'] if r['probe'] == 'obj-linear@resnet']
     assert [r['setting'] for r in rows] == ['4 (half the iterations)', '8 (benchmark)']
     assert all(r['kind'] == 'schedule' for r in rows)
     assert rows[0]['random'] == rows[1]['random'] == dict(seeds=[20.0, 20.0], mean=20.0, std=0.0)
     assert rows[0]['byol']['seeds'] != rows[1]['byol']['seeds']  # a new run, a new probe
+    # minutes per seed: the median of the lever's own pretraining markers, else the benchmark's
+    lever_seconds = [bench.cache.get(f'{half}/seed{s}/pretrain')['seconds'] for s in (0, 1)]
+    own_seconds = [bench.cache.get(f'pretrain/byol/seed{s}')['seconds'] for s in (0, 1)]
+    assert rows[0]['pretrain_minutes'] == round(sum(lever_seconds) / 2 / 60, 1)
+    assert rows[1]['pretrain_minutes'] == round(sum(own_seconds) / 2 / 60, 1)
     assert '| pretraining epochs | 4 (half the iterations) | obj-linear@resnet | 20.0 ± 0.0 |' \
         in '\n'.join(levers_section(out))
     tools.calls.clear()
     assert run_levers(bench, settings=()) == out and tools.calls == []
+
+
+def test_width_lever_reprobes_random_init_at_the_narrower_width(tmp_path, monkeypatch):
+    """A lever that narrows the backbone pretrains BYOL with its train options and probes both
+    BYOL and a random backbone of the same width with its probe options."""
+    from mmvisrep.toy_benchmark.levers import SCHEDULE_LEVERS, run_levers
+    width = next(s for s in SCHEDULE_LEVERS if s[1] == 'backbone width' and len(s) > 4)
+    tools = _FakeTools()
+    bench = _fake_bench(tmp_path, tools, monkeypatch)
+    bench.run()
+    tools.calls.clear()
+    out = run_levers(bench, settings=(), schedule_levers=(width, ))
+    step = 'levers/resnet/schedule/backbone-width/16--a-quarter-of-the-conv-flops'
+    assert tools.calls == [
+        f'{step}/random/seed0', f'{step}/random/seed1', f'{step}/byol/seed0/pretrain',
+        f'{step}/byol/seed0', f'{step}/byol/seed1/pretrain', f'{step}/byol/seed1'
+    ]
+    for probe in (f'{step}/random/seed0', f'{step}/byol/seed1'):
+        cmd = tools.commands[probe]
+        assert cmd[cmd.index('--cfg-options') + 1:] == width[4]
+    assert tools.commands[f'{step}/random/seed0'][3] == 'random'
+    assert tools.commands[f'{step}/byol/seed1'][3].endswith(f'{step}/byol/seed1/epoch_8.pth')
+    assert 'model.backbone.base_channels=16' in width[3] and 'model.neck.in_channels=128' in \
+        width[3]
+    assert [r['probe'] for r in out['rows']] == ['obj-linear@resnet', 'obj-knn@resnet']
 
 
 def test_config_override_is_recorded_and_guarded(tmp_path, monkeypatch):
