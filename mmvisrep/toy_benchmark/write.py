@@ -287,8 +287,9 @@ def protocol_section(spec: Mapping, results: Mapping):
         'labelled objects, and a weighted cosine kNN (k=20). Test: all val2017 objects.',
         '- **Fine-tuning probes**: the toy Mask R-CNN (R18-w32 FPN, 4conv1fc, BN) trained on the '
         '200 labelled images, val2017 box AP (ResNet); mmseg\'s UperNet on the ViT (MAE '
-        'recipe) trained on the COCO-Stuff maps of the 200 labelled images for 600 '
-        'iterations of 8, val2017 mIoU over the 16 toy classes (ViT).',
+        'recipe, lr 1e-3) trained on the COCO-Stuff maps of the 200 labelled images for 600 '
+        'iterations of 8, val2017 mIoU over the 16 toy classes and over the 8 shapes alone '
+        '(the stuff kinds differ in colour and texture, the shapes only in outline) (ViT).',
         '- **Reference**: the object probes on colour histograms of the box pixels (pixel '
         'statistics): what colour alone tells.', ''
     ]

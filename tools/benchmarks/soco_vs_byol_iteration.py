@@ -9,12 +9,16 @@ after warm-up are reported, with multiply-accumulate counts (mmengine's FlopAnal
 forward of each, SoCo's split by module.
 
 Use ``--threads 1`` on a shared machine: with more OpenMP threads than idle cores, the many
-small ops of both models stall and the timings mean little.
+small ops of both models stall and the timings mean little. ``--profile N`` lists the N ops that
+take the most CPU time in one SoCo iteration (torch.profiler), to show where SoCo's extra time
+goes.
 
 Examples::
 
     python tools/benchmarks/soco_vs_byol_iteration.py --variant fpn --batch 4 --threads 1
     python tools/benchmarks/soco_vs_byol_iteration.py --toy --batch 32 --threads 1
+    # the toy benchmark's configs (docs/toy_benchmark.md) at their batch, with the op profile
+    python tools/benchmarks/soco_vs_byol_iteration.py --toybench --batch 64 --profile 8
 """
 import argparse
 import os
@@ -41,6 +45,8 @@ TOY_SOCO_CONFIGS = dict(
     c4='configs/soco/soco_resnet18-c4_1xb32-toy-10e_toyscenes.py')
 BYOL_CONFIG = 'mmpretrain::byol/byol_resnet50_16xb256-coslr-200e_in1k.py'
 TOY_BYOL_CONFIG = 'configs/byol/byol_resnet18_1xb32-toy-10e_toyscenes.py'
+TOYBENCH_CONFIGS = ('configs/toy_benchmark/soco_resnet18-w32-fpn_1xb64-coslr-8e_toybench.py',
+                    'configs/toy_benchmark/byol_resnet18-w32_1xb64-coslr-8e_toybench.py')
 
 
 def parse_args():
@@ -51,6 +57,10 @@ def parse_args():
         '--toy',
         action='store_true',
         help='the toy configs (R18, 64 px) instead of the paper ones')
+    parser.add_argument(
+        '--toybench',
+        action='store_true',
+        help='the toy benchmark\'s SoCo (FPN) and BYOL configs (R18 of width 32, 64 px)')
     parser.add_argument('--depth', type=int, default=None, help='override both ResNet depths')
     parser.add_argument('--batch', type=int, default=8, help='images per iteration')
     parser.add_argument('--num-boxes', type=int, default=4, help='K boxes per view (SoCo: 4)')
@@ -59,7 +69,16 @@ def parse_args():
     parser.add_argument('--threads', type=int, default=None, help='torch threads (default: all)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--no-flops', action='store_true', help='skip the MAC count')
-    return parser.parse_args()
+    parser.add_argument(
+        '--profile',
+        type=int,
+        default=0,
+        metavar='N',
+        help='list the N ops with the most self CPU time in one SoCo iteration')
+    args = parser.parse_args()
+    if args.toybench and (args.toy or args.variant != 'fpn'):
+        parser.error('--toybench has the FPN variant only and excludes --toy')
+    return args
 
 
 def _to_bn(cfg):
@@ -85,6 +104,8 @@ def _mlp_bn1d(mlp):
 
 def load_configs(args):
     """The SoCo config of the variant and BYOL's config (paper or toy)."""
+    if args.toybench:
+        return tuple(Config.fromfile(os.path.join(REPO, c)) for c in TOYBENCH_CONFIGS)
     if args.toy:
         return (Config.fromfile(os.path.join(REPO, TOY_SOCO_CONFIGS[args.variant])),
                 Config.fromfile(os.path.join(REPO, TOY_BYOL_CONFIG)))
@@ -197,6 +218,18 @@ def count_macs(soco, byol, soco_data, byol_data):
     return out[0].total(), out[1].total(), parts
 
 
+def profile_ops(model, optim, data, top: int):
+    """(op name, self CPU seconds, share of the iteration) of the ``top`` costliest ops of one
+    ``train_step``."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        model.train_step(data, optim)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    ranked = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return [(e.key, e.self_cpu_time_total / 1e6, e.self_cpu_time_total / total) for e in ranked]
+
+
 def main():
     args = parse_args()
     if args.threads:
@@ -227,7 +260,8 @@ def main():
     print(f'machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
           f'torch {torch.__version__} with {torch.get_num_threads()} threads')
     print(f'ResNet-{soco.backbone.depth}, batch {args.batch}, SoCo {args.variant} '
-          f'({"toy" if args.toy else "paper"} config) views {sizes}, K={args.num_boxes}; BYOL '
+          f'({"toybench" if args.toybench else "toy" if args.toy else "paper"} config) views '
+          f'{sizes}, K={args.num_boxes}; BYOL '
           f'views {sizes[:1] * 2}; {args.iters} timed iterations after {args.warmup} warm-up')
     print('soco s/iter: ' + ' '.join(f'{t:.2f}' for t in times['soco']))
     print('byol s/iter: ' + ' '.join(f'{t:.2f}' for t in times['byol']))
@@ -238,6 +272,10 @@ def main():
               f'{byol_macs / 1e9:.1f} G, ratio {soco_macs / byol_macs:.2f}x')
         print('SoCo forward MACs by module: ' + ', '.join(f'{k} {v / 1e9:.1f} G'
                                                           for k, v in parts.items() if v))
+    if args.profile:
+        print(f'SoCo: the {args.profile} ops with the most self CPU time in one iteration')
+        for name, seconds, share in profile_ops(soco, soco_optim, soco_data, args.profile):
+            print(f'  {name:<40} {seconds:7.3f} s  {100 * share:5.1f} %')
 
 
 if __name__ == '__main__':
