@@ -5,9 +5,8 @@ and the pretraining levers re-running one method for seed 0.
 
 A probe lever is a set of ``--cfg-options`` of ``tools/benchmarks/object_probe.py``, a schedule
 lever a set of ``--cfg-options`` of ``tools/train.py`` (and of the probe, where it changes the
-backbone); every (setting, method, seed) is a cached
-step of the benchmark's :class:`StepCache`, and the result is ``WORK_DIR/levers.json``, which the
-benchmark's report renders.
+backbone); every (setting, method, seed) is a cached step of the benchmark's :class:`StepCache`,
+and the result is ``WORK_DIR/levers.json``, which the benchmark's report renders.
 """
 import json
 import os.path as osp

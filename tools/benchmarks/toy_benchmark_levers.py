@@ -3,9 +3,9 @@
 Re-runs the object probe with each setting of ``mmvisrep/toy_benchmark/levers.py`` (feature
 maps, RoI bins, labelled images; the ViT's input and blocks) on the backbones of every seed,
 re-pretrains stock BYOL for every seed with each schedule setting (pretraining epochs, backbone
-width) and probes it, pretrains its pretraining levers (e.g. SVL with BERT's init std) for seed 0, caches each run in
-the benchmark's step cache, writes ``WORK_DIR/levers.json`` and rewrites the benchmark's report,
-which renders it::
+width) and probes it, pretrains its pretraining levers (e.g. SVL with BERT's init std) for seed
+0, caches each run in the benchmark's step cache, writes ``WORK_DIR/levers.json`` and rewrites
+the benchmark's report, which renders it::
 
     python tools/benchmarks/toy_benchmark.py --methods random byol mae   # the runs it reuses
     python tools/benchmarks/toy_benchmark_levers.py
